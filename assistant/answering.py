@@ -1,0 +1,269 @@
+"""hits -> an answer whose every sentence cites the exact passage it came from.
+
+The default answerer is extractive and needs no LLM: it quotes the sentences of the retrieved
+documents that best cover the question, grouped by source with dates shown. Because every
+sentence of the answer *is* a passage of a stored document, each citation's ``quote`` is copied
+from the document's stored text with its offsets, and verifies by construction.
+
+It answers only when the evidence covers the question: a name the question asks about that no
+retrieved passage mentions, or too small a share of the question's key terms, gives the fixed
+refusal instead of weak matches.
+"""
+
+from __future__ import annotations
+
+import math
+import threading
+from collections import OrderedDict
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from assistant.settings import Settings
+from assistant.text import question_entities, sentence_spans, terms, words
+from assistant.types import Citation, Hit
+
+NO_ANSWER = "The documents do not contain an answer to this question."
+MIN_WORDS = 5
+PER_DOC = 5
+NEIGHBOUR_WEIGHT = 0.5
+SEMANTIC_WEIGHT = 1.0
+VECTOR_CACHE = 20000  # sentence vectors kept between questions (~1.5 KB each)
+CONTEXT_WEIGHT = 0.35  # weight of the earlier conversation's terms in a follow-up
+
+
+@dataclass
+class Passage:
+    """One sentence of a stored document, as a candidate for the answer."""
+
+    doc_id: str
+    start: int
+    end: int
+    text: str
+    terms: frozenset[str]
+    hit: Hit
+    score: float = 0.0
+    coverage: float = 0.0
+
+
+@dataclass
+class Draft:
+    answered: bool
+    answer: str
+    citations: list[Citation]
+    notices: list[str] = field(default_factory=list)
+
+
+def passages_from_hits(hits: list[Hit], doc_texts: dict[str, str]) -> list[Passage]:
+    """The sentences inside each hit's chunk, located in the document's stored text."""
+    seen: set[tuple[str, int]] = set()
+    out: list[Passage] = []
+    for hit in hits:
+        c = hit.chunk
+        doc = doc_texts.get(c.doc_id)
+        if doc is None:
+            continue
+        start, end = c.start, c.end
+        if not (0 <= start < end <= len(doc)) or doc[start:end] != c.text:
+            start = doc.find(c.text)
+            if start < 0:
+                continue
+            end = start + len(c.text)
+        for a, b in sentence_spans(doc, start, end):
+            if (c.doc_id, a) in seen:
+                continue
+            seen.add((c.doc_id, a))
+            text = doc[a:b]
+            out.append(Passage(c.doc_id, a, b, text, frozenset(terms(text)), hit))
+    return out
+
+
+class ExtractiveAnswerer:
+    """Quotes the best-covering sentences; refuses when the evidence does not cover the question."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        idf: Callable[[str], float | None],
+        embed: Callable[[list[str]], np.ndarray] | None = None,
+    ) -> None:
+        self.settings = settings
+        self.idf = idf
+        self.embed = embed
+        self._vectors: OrderedDict[tuple[str, int, int], np.ndarray] = OrderedDict()
+        self._vec_lock = threading.Lock()
+
+    def weights(self, question: str, context: str = "") -> dict[str, float]:
+        w: dict[str, float] = {}
+        unseen: list[tuple[str, float]] = []
+        for text, scale in ((context, CONTEXT_WEIGHT), (question, 1.0)):
+            for t in terms(text):
+                idf = self.idf(t)
+                if idf is None:
+                    unseen.append((t, scale))
+                else:
+                    w[t] = max(w.get(t, 0.0), idf * scale)
+        # A term no document contains may be a synonym of one they do ("pledge" for "support"):
+        # weigh it as an average term rather than letting it veto the answer (names still can).
+        typical = sum(w.values()) / len(w) if w else 1.0
+        for t, scale in unseen:
+            w[t] = max(w.get(t, 0.0), typical * scale)
+        return w
+
+    def draft(
+        self, question: str, hits: list[Hit], doc_texts: dict[str, str], context: str = ""
+    ) -> Draft:
+        if not hits:
+            return Draft(False, NO_ANSWER + " Nothing in the index matches it.", [])
+        passages = passages_from_hits(hits, doc_texts)
+        if not passages:
+            return Draft(False, NO_ANSWER, [])
+        weights = self.weights(question, context)
+        evidence_words = {w for p in passages for w in words(p.text)}
+        evidence_terms = {t for p in passages for t in p.terms}
+        missing = [
+            e
+            for e in question_entities(question)
+            if e not in evidence_words and terms(e) and terms(e)[0] not in evidence_terms
+        ]
+        if missing:
+            names = ", ".join(m.title() if not m.isupper() else m for m in missing)
+            return Draft(
+                False,
+                f"{NO_ANSWER} None of the retrieved passages mention {names}.",
+                [],
+                notices=[f"not found in the documents: {names}"],
+            )
+        total = sum(weights.values()) or 1.0
+        best_rank = min(h.rank for h in hits)
+        for p in passages:
+            covered = sum(w for t, w in weights.items() if t in p.terms)
+            p.coverage = covered / total
+        titles = {h.chunk.title.strip().lower() for h in hits}
+        for p in passages:
+            if p.text.strip().lower() in titles:
+                p.coverage = 0.0  # a headline is no evidence, nor a neighbour's
+        neighbours = _neighbour_coverage(passages)
+        for p in passages:
+            prior = 1.0 / math.sqrt(p.hit.rank - best_rank + 1)
+            dense = max(p.hit.dense or 0.0, 0.0)
+            # A sentence amid relevant sentences usually continues their point in other words
+            # ("NATO has been delivering fuel, ..." after "step up non-lethal support").
+            p.score = p.coverage + NEIGHBOUR_WEIGHT * neighbours[id(p)] + 0.1 * prior + 0.1 * dense
+        self._semantic_rescore(question, passages)
+        chosen = self._select(passages)
+        union = set().union(*(p.terms for p in chosen)) if chosen else set()
+        union_cov = sum(w for t, w in weights.items() if t in union) / total
+        if not chosen or union_cov < self.settings.min_support:
+            return Draft(False, f"{NO_ANSWER} The closest passages do not address it.", [])
+        return compose(chosen)
+
+    def _semantic_rescore(self, question: str, passages: list[Passage]) -> None:
+        """Add the embedding similarity of question and sentence for the best candidates: it
+        finds sentences that say the same thing in other words ("stand with Ukraine")."""
+        n = self.settings.rerank_sentences
+        if self.embed is None or n == 0:
+            return
+        top = sorted(
+            (p for p in passages if len(words(p.text)) >= MIN_WORDS),
+            key=lambda p: p.score,
+            reverse=True,
+        )[:n]
+        if not top:
+            return
+        vectors = self._sentence_vectors(top)
+        q = self.embed([question])[0]
+        for p, v in zip(top, vectors, strict=True):
+            p.score += SEMANTIC_WEIGHT * max(float(v @ q), 0.0)
+
+    def _sentence_vectors(self, passages: list[Passage]) -> list[np.ndarray]:
+        assert self.embed is not None
+        keys = [(p.doc_id, p.start, p.end) for p in passages]
+        with self._vec_lock:
+            missing = [i for i, k in enumerate(keys) if k not in self._vectors]
+        if missing:
+            fresh = self.embed([passages[i].text for i in missing])
+            with self._vec_lock:
+                for i, v in zip(missing, fresh, strict=True):
+                    self._vectors[keys[i]] = v
+                while len(self._vectors) > VECTOR_CACHE:
+                    self._vectors.popitem(last=False)
+        with self._vec_lock:
+            return [self._vectors[k] for k in keys]
+
+    def _select(self, passages: list[Passage]) -> list[Passage]:
+        pool = [p for p in passages if len(words(p.text)) >= MIN_WORDS and p.coverage > 0]
+        pool.sort(key=lambda p: p.score, reverse=True)
+        if not pool:
+            return []
+        floor = pool[0].score * 0.5
+        chosen: list[Passage] = []
+        per_doc: dict[str, int] = {}
+        for p in pool:
+            if len(chosen) >= self.settings.max_answer_sentences or p.score < floor:
+                break
+            if per_doc.get(p.doc_id, 0) >= PER_DOC:
+                continue
+            if any(_similar(p.terms, q.terms) for q in chosen):
+                continue
+            chosen.append(p)
+            per_doc[p.doc_id] = per_doc.get(p.doc_id, 0) + 1
+        return chosen
+
+
+def _neighbour_coverage(passages: list[Passage]) -> dict[int, float]:
+    """Mean coverage of the sentences just before and after each one in its document."""
+    by_doc: dict[str, list[Passage]] = {}
+    for p in passages:
+        by_doc.setdefault(p.doc_id, []).append(p)
+    out: dict[int, float] = {}
+    for group in by_doc.values():
+        group.sort(key=lambda p: p.start)
+        for i, p in enumerate(group):
+            near = [group[j].coverage for j in (i - 1, i + 1) if 0 <= j < len(group)]
+            out[id(p)] = sum(near) / 2 if near else 0.0
+    return out
+
+
+def _similar(a: frozenset[str], b: frozenset[str]) -> bool:
+    if not a or not b:
+        return False
+    return len(a & b) / len(a | b) > 0.7
+
+
+def compose(chosen: list[Passage]) -> Draft:
+    """Group quotes by document, newest document first, in reading order inside each."""
+    by_doc: dict[str, list[Passage]] = {}
+    for p in chosen:
+        by_doc.setdefault(p.doc_id, []).append(p)
+    order = sorted(
+        by_doc,
+        key=lambda d: (by_doc[d][0].hit.chunk.published or "", -min(p.hit.rank for p in by_doc[d])),
+        reverse=True,
+    )
+    citations: list[Citation] = []
+    paragraphs: list[str] = []
+    for doc_id in order:
+        group = sorted(by_doc[doc_id], key=lambda p: p.start)
+        c = group[0].hit.chunk
+        when = f", {c.published}" if c.published else ""
+        parts = []
+        for p in group:
+            n = len(citations) + 1
+            citations.append(
+                Citation(
+                    n=n,
+                    source=c.source,
+                    title=c.title,
+                    url=c.url,
+                    published=c.published,
+                    quote=p.text,
+                    start=p.start,
+                    end=p.end,
+                    doc_id=doc_id,
+                )
+            )
+            parts.append(f"{p.text} [{n}]")
+        paragraphs.append(f"From “{c.title}”{when}: " + " ".join(parts))
+    return Draft(True, "\n\n".join(paragraphs), citations)

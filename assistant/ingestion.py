@@ -1,0 +1,312 @@
+"""paths -> documents (+ metadata) -> clean -> chunk -> embed -> store, incrementally.
+
+A file whose bytes (and sidecar metadata) are unchanged is not even parsed again; a document
+whose content is unchanged is not re-embedded; a changed one has its chunks replaced. Each
+document is written chunks-first, record-last, so a killed run leaves nothing a re-run does not
+repair (see store.py).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from llama_index.core.base.embeddings.base import BaseEmbedding
+from llama_index.core.node_parser import SentenceSplitter
+from llama_index.core.schema import Document, MetadataMode, TextNode
+
+from assistant.readers import ReadError, is_supported, iter_files, read_file_report
+from assistant.settings import Settings
+from assistant.store import Store, date_int
+from assistant.types import Source
+
+log = logging.getLogger(__name__)
+
+# Only these reach the embedded and LLM text; long fields (tracking URLs, author lists) would
+# count against the chunk size and crash the splitter.
+EMBEDDED_KEYS = ("title", "published")
+TITLE_MAX_CHARS = 200
+EMBED_GROUP = 256  # chunks embedded per call: long enough for length-sorted batches to pay off
+
+
+@dataclass
+class IngestReport:
+    files_seen: int = 0
+    files_read: int = 0
+    files_unchanged: int = 0
+    skipped: list[tuple[str, str]] = field(default_factory=list)
+    docs_added: int = 0
+    docs_updated: int = 0
+    docs_unchanged: int = 0
+    docs_removed: int = 0
+    chunks_added: int = 0
+    chunks_removed: int = 0
+    seconds: float = 0.0
+
+    def to_dict(self) -> dict[str, Any]:
+        d = dict(self.__dict__)
+        d["skipped"] = [{"path": p, "reason": r} for p, r in self.skipped]
+        return d
+
+    def summary(self) -> str:
+        lines = [
+            f"files: {self.files_seen} seen, {self.files_read} read, "
+            f"{self.files_unchanged} unchanged, {len(self.skipped)} skipped",
+            f"documents: {self.docs_added} added, {self.docs_updated} updated, "
+            f"{self.docs_unchanged} unchanged, {self.docs_removed} removed",
+            f"chunks: {self.chunks_added} added, {self.chunks_removed} removed",
+            f"time: {self.seconds:.1f} s",
+        ]
+        lines += [f"skipped {p}: {r}" for p, r in self.skipped]
+        return "\n".join(lines)
+
+
+def file_fingerprint(path: Path) -> str:
+    """Hash of the file's bytes and of its sidecar metadata file, if any."""
+    h = hashlib.sha256(path.read_bytes())
+    sidecar = path.with_name(path.name + ".meta.json")
+    if sidecar.is_file():
+        h.update(b"\0sidecar\0" + sidecar.read_bytes())
+    return h.hexdigest()
+
+
+def doc_fingerprint(src: Source) -> str:
+    payload = [src.source, src.title, src.url, src.published, src.authors, src.text]
+    return hashlib.sha256(json.dumps(payload, ensure_ascii=False).encode()).hexdigest()
+
+
+def make_splitter(settings: Settings) -> SentenceSplitter:
+    import tiktoken
+
+    enc = tiktoken.get_encoding(settings.tokenizer)
+    return SentenceSplitter(
+        chunk_size=settings.chunk_size,
+        chunk_overlap=settings.chunk_overlap,
+        tokenizer=enc.encode,
+    )
+
+
+def to_document(src: Source) -> Document:
+    meta: dict[str, Any] = {
+        "title": src.title[:TITLE_MAX_CHARS],
+        "published": src.published or "",
+        "source": src.source,
+        "url": src.url or "",
+        "pub_int": date_int(src.published),
+    }
+    excluded = [k for k in meta if k not in EMBEDDED_KEYS]
+    return Document(
+        id_=src.doc_id,
+        text=src.text,
+        metadata=meta,
+        excluded_embed_metadata_keys=excluded,
+        excluded_llm_metadata_keys=excluded,
+    )
+
+
+def chunk_sources(splitter: SentenceSplitter, sources: list[Source]) -> list[TextNode]:
+    """Chunk each document on its own (chunks never cross documents), with stable ids."""
+    nodes: list[TextNode] = []
+    for src in sources:
+        doc = to_document(src)
+        for i, node in enumerate(splitter.get_nodes_from_documents([doc])):
+            assert isinstance(node, TextNode)
+            node.id_ = f"{src.doc_id}:{i}"
+            start = node.start_char_idx if node.start_char_idx is not None else -1
+            end = node.end_char_idx if node.end_char_idx is not None else -1
+            node.metadata.update({"doc_id": src.doc_id, "start": start, "end": end, "chunk": i})
+            node.excluded_embed_metadata_keys = [k for k in node.metadata if k not in EMBEDDED_KEYS]
+            node.excluded_llm_metadata_keys = list(node.excluded_embed_metadata_keys)
+            nodes.append(node)
+    return nodes
+
+
+def embed_texts(embedder: BaseEmbedding, texts: list[str]) -> list[list[float]]:
+    fast = getattr(embedder, "embed_texts", None)
+    if fast is not None:
+        return fast(texts).tolist()
+    return embedder.get_text_embedding_batch(texts)
+
+
+def _resolve_root(file: Path, root: Path, corpus_dir: Path) -> Path:
+    # A file named directly keeps the same source id as when its corpus folder is ingested.
+    try:
+        file.resolve().relative_to(corpus_dir.resolve())
+        return corpus_dir
+    except ValueError:
+        return root
+
+
+ProgressFactory = Callable[[int, str], Any]
+
+
+def ingest(
+    paths: Iterable[Path],
+    store: Store,
+    embedder: BaseEmbedding,
+    settings: Settings,
+    prune: bool = False,
+    progress: ProgressFactory | None = None,
+) -> IngestReport:
+    """Bring the index in line with ``paths``. ``progress(total, desc)`` returns a tqdm-like bar."""
+    t0 = time.perf_counter()
+    report = IngestReport()
+    with store.write_lock():
+        records = store.doc_records()
+        by_file: dict[str, list[str]] = {}
+        for doc_id, meta in records.items():
+            by_file.setdefault(str(meta.get("file", "")), []).append(doc_id)
+
+        pending: list[tuple[Source, dict[str, Any], bool]] = []  # (source, record, is_update)
+        seen_files: set[str] = set()
+        for file, root in iter_files(list(paths)):
+            if file.name.endswith(".meta.json"):
+                continue
+            report.files_seen += 1
+            root = _resolve_root(file, root, settings.corpus_dir)
+            rel = file.resolve().relative_to(root.resolve()).as_posix() if root else file.name
+            key = str(file.resolve())
+            seen_files.add(key)
+            if not is_supported(file):
+                report.skipped.append((rel, f"unsupported file type {file.suffix or '(none)'}"))
+                continue
+            try:
+                size = file.stat().st_size
+                if size > settings.max_file_mb * 1024 * 1024:
+                    report.skipped.append(
+                        (rel, f"file too large ({size / 1e6:.1f} MB > {settings.max_file_mb} MB)")
+                    )
+                    continue
+                fp = file_fingerprint(file)
+            except OSError as exc:
+                report.skipped.append((rel, f"cannot read: {exc.strerror or exc}"))
+                continue
+            old_ids = by_file.get(key, [])
+            if old_ids and all(records[i].get("file_hash") == fp for i in old_ids):
+                report.files_unchanged += 1
+                report.docs_unchanged += len(old_ids)
+                continue
+            try:
+                sources, problems = read_file_report(file, root)
+            except ReadError as exc:
+                report.skipped.append((rel, str(exc)))
+                continue
+            except Exception as exc:  # a reader bug must not lose the rest of the corpus
+                log.exception("reader failed on %s", file)
+                report.skipped.append((rel, f"unreadable: {type(exc).__name__}: {exc}"))
+                continue
+            report.files_read += 1
+            report.skipped += [(rel, p) for p in problems]
+            new_ids = {s.doc_id for s in sources}
+            for gone in set(old_ids) - new_ids:
+                report.chunks_removed += store.delete_doc(gone)
+                report.docs_removed += 1
+            for src in sources:
+                record = {
+                    "file": key,
+                    "file_hash": fp,
+                    "hash": doc_fingerprint(src),
+                    "source": src.source,
+                    "title": src.title,
+                    "url": src.url or "",
+                    "published": src.published or "",
+                    "authors": ", ".join(src.authors),
+                    "date_inferred": bool(src.extra.get("date_inferred")),
+                }
+                old = records.get(src.doc_id)
+                if old is not None and old.get("hash") == record["hash"]:
+                    if old.get("file_hash") != fp or old.get("file") != key:
+                        store.put_doc(src, {**old, "file": key, "file_hash": fp})
+                    report.docs_unchanged += 1
+                    continue
+                pending.append((src, record, old is not None))
+
+        if prune:
+            for key, ids in by_file.items():
+                if key not in seen_files and not Path(key).exists():
+                    for doc_id in ids:
+                        report.chunks_removed += store.delete_doc(doc_id)
+                        report.docs_removed += 1
+        for orphan in store.orphan_doc_ids():
+            report.chunks_removed += store.delete_chunks_of(orphan)
+
+        _write_pending(pending, store, embedder, settings, report, progress)
+        if report.docs_added or report.docs_updated or report.docs_removed:
+            store.bump_revision()
+    report.seconds = time.perf_counter() - t0
+    return report
+
+
+def _write_pending(
+    pending: list[tuple[Source, dict[str, Any], bool]],
+    store: Store,
+    embedder: BaseEmbedding,
+    settings: Settings,
+    report: IngestReport,
+    progress: ProgressFactory | None,
+) -> None:
+    if not pending:
+        return
+    from llama_index.vector_stores.chroma import ChromaVectorStore
+
+    vector_store = ChromaVectorStore(chroma_collection=store.chunks)
+    splitter = make_splitter(settings)
+    bar = progress(0, "chunking") if progress else None
+    # Chunk up front so the progress bar can count chunks, the unit of embedding work.
+    groups: list[tuple[Source, dict[str, Any], bool, list[TextNode]]] = []
+    for src, record, is_update in pending:
+        groups.append((src, record, is_update, chunk_sources(splitter, [src])))
+    total = sum(len(g[3]) for g in groups)
+    if bar is not None:
+        bar.close()
+    bar = progress(total, "embedding") if progress else None
+    batch: list[tuple[Source, dict[str, Any], bool, list[TextNode]]] = []
+    size = 0
+    for group in groups:
+        batch.append(group)
+        size += len(group[3])
+        if size >= EMBED_GROUP:
+            _flush(batch, store, vector_store, embedder, report, bar)
+            batch, size = [], 0
+    _flush(batch, store, vector_store, embedder, report, bar)
+    if bar is not None:
+        bar.close()
+
+
+def _flush(
+    batch: list[tuple[Source, dict[str, Any], bool, list[TextNode]]],
+    store: Store,
+    vector_store: Any,
+    embedder: BaseEmbedding,
+    report: IngestReport,
+    bar: Any,
+) -> None:
+    nodes = [n for g in batch for n in g[3]]
+    if not batch:
+        return
+    vectors = embed_texts(
+        embedder, [n.get_content(metadata_mode=MetadataMode.EMBED) for n in nodes]
+    )
+    for node, vec in zip(nodes, vectors, strict=True):
+        node.embedding = vec
+    for src, record, is_update, doc_nodes in batch:
+        # Record first as pending, chunks next, final hash last: a kill between leaves a
+        # record whose hash never matches, so the next run redoes this document.
+        store.put_doc(src, {**record, "hash": "pending", "file_hash": ""})
+        report.chunks_removed += store.delete_chunks_of(src.doc_id)
+        if doc_nodes:
+            vector_store.add(doc_nodes)
+        store.put_doc(src, {**record, "chunks": len(doc_nodes)})
+        report.chunks_added += len(doc_nodes)
+        if is_update:
+            report.docs_updated += 1
+        else:
+            report.docs_added += 1
+    if bar is not None:
+        bar.update(len(nodes))

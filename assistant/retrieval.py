@@ -1,0 +1,270 @@
+"""query -> ranked hits: dense (Chroma) + BM25 (bm25s), fused by weighted reciprocal rank.
+
+Retrieval never calls an LLM. The BM25 index is built from the chunks stored in Chroma and
+cached on disk per index revision, so a new process loads it instead of re-tokenising, and a
+process sharing a Chroma server rebuilds it when another process changed the collection.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import logging
+import shutil
+import threading
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from llama_index.core import VectorStoreIndex
+from llama_index.core.base.embeddings.base import BaseEmbedding
+from llama_index.core.llms import MockLLM
+from llama_index.core.retrievers import BaseRetriever, QueryFusionRetriever
+from llama_index.core.retrievers.fusion_retriever import FUSION_MODES
+from llama_index.core.schema import BaseNode, NodeWithScore, QueryBundle, TextNode
+from llama_index.core.vector_stores.types import (
+    FilterCondition,
+    FilterOperator,
+    MetadataFilter,
+    MetadataFilters,
+)
+
+from assistant.settings import Settings
+from assistant.store import Store, chunk_from, date_int
+from assistant.types import Hit
+
+log = logging.getLogger(__name__)
+
+DENSE, LEXICAL = 0, 1
+
+
+@dataclass
+class Filters:
+    """Restrict retrieval by publication date (inclusive ISO dates) or by source."""
+
+    since: str | None = None
+    until: str | None = None
+    sources: list[str] = field(default_factory=list)
+
+    def __bool__(self) -> bool:
+        return bool(self.since or self.until or self.sources)
+
+    def to_metadata_filters(self) -> MetadataFilters | None:
+        items: list[MetadataFilter] = []
+        if self.since:
+            items.append(
+                MetadataFilter(
+                    key="pub_int", value=date_int(self.since), operator=FilterOperator.GTE
+                )
+            )
+        if self.until:
+            items.append(
+                MetadataFilter(
+                    key="pub_int", value=date_int(self.until), operator=FilterOperator.LTE
+                )
+            )
+        if self.sources:
+            items.append(
+                MetadataFilter(key="source", value=self.sources, operator=FilterOperator.IN)
+            )
+        if not items:
+            return None
+        return MetadataFilters(filters=items, condition=FilterCondition.AND)
+
+    def accepts(self, meta: dict[str, Any]) -> bool:
+        pub = int(meta.get("pub_int") or 0)
+        if self.since and pub < date_int(self.since):
+            return False
+        if self.until and (pub == 0 or pub > date_int(self.until)):
+            return False
+        return not (self.sources and meta.get("source") not in self.sources)
+
+
+class WeightedRRFRetriever(QueryFusionRetriever):
+    """QueryFusionRetriever whose reciprocal-rank fusion honours retriever weights and k.
+
+    The stock fusion ignores weights, fixes k=60 and keys nodes by content hash, which splits
+    one chunk in two when the BM25 copy and the Chroma copy carry different metadata.
+    """
+
+    def __init__(self, retrievers: list[BaseRetriever], weights: list[float], k: float, top_k: int):
+        super().__init__(
+            retrievers,
+            llm=MockLLM(),  # never used with num_queries=1; avoids resolving a default LLM
+            mode=FUSION_MODES.RECIPROCAL_RANK,
+            similarity_top_k=top_k,
+            num_queries=1,
+            use_async=False,
+            retriever_weights=weights,
+        )
+        self._rrf_k = k
+        self.raw_scores: dict[str, dict[int, float]] = {}
+
+    def _reciprocal_rerank_fusion(
+        self, results: dict[tuple[str, int], list[NodeWithScore]]
+    ) -> list[NodeWithScore]:
+        fused: dict[str, float] = {}
+        by_id: dict[str, NodeWithScore] = {}
+        raw: dict[str, dict[int, float]] = {}
+        for (_query, idx), hits in results.items():
+            weight = self._retriever_weights[idx]
+            ranked = sorted(hits, key=lambda h: h.score or 0.0, reverse=True)
+            for rank, hit in enumerate(ranked):
+                nid = hit.node.node_id
+                by_id.setdefault(nid, hit)
+                raw.setdefault(nid, {})[idx] = float(hit.score or 0.0)
+                fused[nid] = fused.get(nid, 0.0) + weight / (self._rrf_k + rank + 1)
+        self.raw_scores = raw
+        order = sorted(fused, key=lambda n: fused[n], reverse=True)
+        out = []
+        for nid in order:
+            hit = by_id[nid]
+            out.append(NodeWithScore(node=hit.node, score=fused[nid]))
+        return out
+
+
+class _BM25Filtered(BaseRetriever):
+    """BM25 with metadata filters applied after scoring (bm25s has no metadata index)."""
+
+    def __init__(self, bm25: Any, filters: Filters, k: int) -> None:
+        super().__init__()
+        self._bm25 = bm25
+        self._filters = filters
+        self._k = k
+
+    def _retrieve(self, query_bundle: QueryBundle) -> list[NodeWithScore]:
+        hits = self._bm25.retrieve(query_bundle)
+        return [h for h in hits if self._filters.accepts(h.node.metadata)][: self._k]
+
+
+class Retriever:
+    """Hybrid retrieval over one Store; safe to share between threads."""
+
+    def __init__(self, store: Store, embedder: BaseEmbedding, settings: Settings) -> None:
+        from llama_index.vector_stores.chroma import ChromaVectorStore
+
+        self.store = store
+        self.settings = settings
+        self.embedder = embedder
+        self._vector_index = VectorStoreIndex.from_vector_store(
+            ChromaVectorStore(chroma_collection=store.chunks), embed_model=embedder
+        )
+        self._lock = threading.Lock()
+        self._bm25: Any = None
+        self._bm25_revision: str | None = None
+        self._size = 0
+
+    # --- BM25 -----------------------------------------------------------------------------
+    def _bm25_dir(self, revision: str) -> Path | None:
+        if self.settings.chroma_url:
+            return None  # shared index: the cache would be per machine; rebuild in memory
+        return self.settings.index_dir / "bm25" / f"{self.settings.collection}-{revision}"
+
+    def bm25(self) -> Any:
+        """The BM25 retriever for the current index revision (None when the index is empty)."""
+        revision = self.store.revision()
+        with self._lock:
+            if self._bm25_revision == revision:
+                return self._bm25
+            self._bm25 = self._load_or_build_bm25(revision)
+            self._bm25_revision = revision
+            return self._bm25
+
+    def _load_or_build_bm25(self, revision: str) -> Any:
+        from llama_index.retrievers.bm25 import BM25Retriever
+
+        k = self.settings.candidate_k
+        cache = self._bm25_dir(revision)
+        if cache is not None and (cache / "retriever.json").is_file():
+            try:
+                with _quiet():
+                    r = BM25Retriever.from_persist_dir(str(cache))
+                r.similarity_top_k = min(k, self._size_of(r))
+                return r
+            except Exception as exc:  # a damaged cache is rebuilt, not fatal
+                log.warning("BM25 cache at %s unusable (%s); rebuilding", cache, exc)
+        nodes: list[BaseNode] = [
+            _node_for_bm25(c.id, c.text, meta) for c, meta in self.store.all_chunks()
+        ]
+        if not nodes:
+            return None
+        with _quiet():
+            r = BM25Retriever.from_defaults(nodes=nodes, similarity_top_k=min(k, len(nodes)))
+        if cache is not None:
+            try:
+                if cache.parent.is_dir():
+                    shutil.rmtree(cache.parent)  # older revisions are never read again
+                cache.mkdir(parents=True, exist_ok=True)
+                with _quiet():
+                    r.persist(str(cache))
+            except OSError as exc:
+                log.warning("could not cache BM25 index at %s: %s", cache, exc)
+        return r
+
+    @staticmethod
+    def _size_of(r: Any) -> int:
+        return int(r.bm25.scores.get("num_docs", 0))
+
+    # --- retrieval ------------------------------------------------------------------------
+    def retrieve(
+        self, query: str, top_k: int | None = None, filters: Filters | None = None
+    ) -> list[Hit]:
+        top_k = top_k or self.settings.top_k
+        filters = filters or Filters()
+        k = self.settings.candidate_k
+        bm25 = self.bm25()
+        if bm25 is None:
+            return []
+        dense = self._vector_index.as_retriever(
+            similarity_top_k=k, filters=filters.to_metadata_filters()
+        )
+        lexical: BaseRetriever = bm25
+        if filters:
+            bm25.similarity_top_k = min(self._size_of(bm25), k * 10)
+            lexical = _BM25Filtered(bm25, filters, k)
+        else:
+            bm25.similarity_top_k = min(self._size_of(bm25), k)
+        fusion = WeightedRRFRetriever(
+            [dense, lexical],
+            weights=[self.settings.dense_weight, self.settings.bm25_weight],
+            k=self.settings.rrf_k,
+            top_k=top_k,
+        )
+        fused = fusion.retrieve(query)
+        hits = []
+        for rank, nws in enumerate(fused, start=1):
+            node = nws.node
+            raw = fusion.raw_scores.get(node.node_id, {})
+            hits.append(
+                Hit(
+                    chunk=chunk_from(node.node_id, node.get_content(), dict(node.metadata)),
+                    score=float(nws.score or 0.0),
+                    rank=rank,
+                    dense=raw.get(DENSE),
+                    lexical=raw.get(LEXICAL),
+                )
+            )
+        return hits
+
+
+def _node_for_bm25(cid: str, text: str, meta: dict[str, Any]) -> TextNode:
+    keep = {
+        k: meta.get(k)
+        for k in ("title", "published", "doc_id", "source", "url", "start", "end", "pub_int")
+        if meta.get(k) is not None
+    }
+    excluded = [k for k in keep if k not in ("title",)]
+    return TextNode(
+        id_=cid,
+        text=text,
+        metadata=keep,
+        excluded_embed_metadata_keys=excluded,
+        excluded_llm_metadata_keys=excluded,
+    )
+
+
+@contextlib.contextmanager
+def _quiet() -> Any:
+    # bm25s draws tqdm bars on stderr while indexing and loading; library code stays silent.
+    with contextlib.redirect_stderr(io.StringIO()):
+        yield

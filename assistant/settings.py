@@ -1,0 +1,166 @@
+"""The one typed settings object.
+
+Precedence: CLI flags > ASSISTANT_* env vars > TOML file > defaults.
+
+The TOML file is ``assistant.toml`` in the working directory, or the path in
+``ASSISTANT_CONFIG``. Secrets (API keys, tokens) are read from the environment only.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import Field, SecretStr, field_validator
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    TomlConfigSettingsSource,
+)
+
+SECRET_FIELDS = frozenset({"api_token", "llm_api_key", "ui_password"})
+
+
+def _toml_path() -> Path:
+    return Path(os.environ.get("ASSISTANT_CONFIG", "assistant.toml"))
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="ASSISTANT_", extra="ignore")
+
+    # --- where things live ---
+    index_dir: Path = Field(Path("index"), description="Directory of the on-disk Chroma index.")
+    corpus_dir: Path = Field(
+        Path("corpus"), description="Default folder ingested when `assistant ingest` gets no paths."
+    )
+    collection: str = Field(
+        "newsroom",
+        description="Chroma collection name (3-512 chars of [a-zA-Z0-9._-]).",
+        pattern=r"^[a-zA-Z0-9][a-zA-Z0-9._-]{1,510}[a-zA-Z0-9]$",
+    )
+    chroma_url: str | None = Field(
+        None,
+        description="URL of a shared Chroma server (e.g. http://127.0.0.1:8000); "
+        "unset = embedded on-disk index in index_dir.",
+    )
+
+    # --- ingestion ---
+    embedder: str = Field(
+        "minilm", description="Embedding backend: 'minilm' (offline ONNX all-MiniLM-L6-v2)."
+    )
+    embed_batch_size: int = Field(32, ge=1, le=512, description="Chunks embedded per batch.")
+    embed_threads: int = Field(
+        0, ge=0, description="onnxruntime intra-op threads; 0 = one per CPU core."
+    )
+    chunk_size: int = Field(
+        200, ge=32, le=2048, description="Chunk size in tiktoken tokens (MiniLM reads <=256)."
+    )
+    chunk_overlap: int = Field(30, ge=0, description="Overlap between chunks, in tokens.")
+    tokenizer: Literal["cl100k_base", "o200k_base"] = Field(
+        "cl100k_base", description="tiktoken encoding used to count tokens (offline ones only)."
+    )
+    max_file_mb: float = Field(
+        50.0, gt=0, description="Files larger than this are skipped with a reason."
+    )
+
+    # --- retrieval ---
+    top_k: int = Field(8, ge=1, le=100, description="Chunks returned by retrieval.")
+    candidate_k: int = Field(
+        40,
+        ge=1,
+        le=500,
+        description="Candidates each retriever (dense, BM25) returns before fusion.",
+    )
+    dense_weight: float = Field(1.0, ge=0, description="Weight of the dense retriever in fusion.")
+    bm25_weight: float = Field(1.0, ge=0, description="Weight of the BM25 retriever in fusion.")
+    rrf_k: float = Field(60.0, gt=0, description="Reciprocal-rank-fusion constant k.")
+    reranker: str = Field("none", description="Reranker backend: 'none'.")
+
+    # --- answering ---
+    llm: Literal["none", "openai", "ollama"] = Field(
+        "none", description="Answering backend: 'none' = extractive, offline."
+    )
+    llm_base_url: str | None = Field(
+        None, description="Base URL of an OpenAI-compatible server (llm='openai')."
+    )
+    llm_model: str = Field("gpt-4o-mini", description="Model name for the LLM backend.")
+    llm_api_key: SecretStr | None = Field(
+        None, description="LLM API key (env only: ASSISTANT_LLM_API_KEY or OPENAI_API_KEY)."
+    )
+    max_answer_sentences: int = Field(
+        7, ge=1, le=20, description="Most sentences in an extractive answer."
+    )
+    rerank_sentences: int = Field(
+        16,
+        ge=0,
+        le=200,
+        description="Candidate sentences re-scored by embedding similarity to the question "
+        "(0 = lexical only, fastest).",
+    )
+    min_support: float = Field(
+        0.5,
+        ge=0,
+        le=1,
+        description="Share of the question's key terms the evidence must cover to answer.",
+    )
+
+    # --- server ---
+    host: str = Field("127.0.0.1", description="Address `assistant serve` binds to.")
+    port: int = Field(7860, ge=1, le=65535, description="Port `assistant serve` listens on.")
+    api_token: SecretStr | None = Field(
+        None, description="Bearer token required by the API when set (env ASSISTANT_API_TOKEN)."
+    )
+    ui_password: SecretStr | None = Field(
+        None, description="Web UI password when set (env only), with ui_username."
+    )
+    ui_username: str = Field("newsroom", description="Web UI username when ui_password is set.")
+    max_question_chars: int = Field(
+        2000, ge=10, description="Longest question accepted by the API and the UI."
+    )
+
+    @field_validator("chunk_overlap")
+    @classmethod
+    def _overlap_below_size(cls, v: int, info: Any) -> int:
+        size = info.data.get("chunk_size", 200)
+        if v >= size:
+            raise ValueError(f"chunk_overlap ({v}) must be smaller than chunk_size ({size})")
+        return v
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        return (
+            init_settings,
+            env_settings,
+            TomlConfigSettingsSource(settings_cls, toml_file=_toml_path()),
+        )
+
+    def llm_key(self) -> str | None:
+        if self.llm_api_key is not None:
+            return self.llm_api_key.get_secret_value()
+        return os.environ.get("OPENAI_API_KEY")
+
+    def public_dict(self) -> dict[str, Any]:
+        """Effective values with secrets masked, for `assistant settings` and /health."""
+        out: dict[str, Any] = {}
+        for name in type(self).model_fields:
+            value = getattr(self, name)
+            if name in SECRET_FIELDS:
+                value = "***" if value is not None else None
+            elif isinstance(value, Path):
+                value = str(value)
+            out[name] = value
+        return out
+
+
+def load_settings(**overrides: Any) -> Settings:
+    """Settings with CLI overrides; None values mean 'flag not given'."""
+    return Settings(**{k: v for k, v in overrides.items() if v is not None})

@@ -1,0 +1,251 @@
+"""The Chroma side of the index: chunk vectors, stored document texts, and the manifest.
+
+Two collections: ``<name>`` holds the chunks (vectors, text, metadata) behind llama-index's
+``ChromaVectorStore``; ``<name>-docs`` holds one record per document: its cleaned text (what
+citation offsets refer to), metadata and content hash. Keeping the documents in Chroma rather
+than in a local docstore file means a Chroma server shares them with every process, and the
+per-document write order (chunks first, document record last) keeps the index consistent when
+an ingestion is killed: a document whose record is missing or stale is simply redone.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import json
+import os
+from collections.abc import Iterator
+from typing import Any
+
+import numpy as np
+
+from assistant.settings import Settings
+from assistant.types import Chunk, Source
+
+MANIFEST_KEYS = ("embedder", "dim", "chunk_size", "chunk_overlap", "tokenizer", "schema")
+SCHEMA_VERSION = 1
+# Chroma needs an embedding per record; document records are looked up by id, never by vector.
+_DOC_VECTOR = np.zeros((1, 1), dtype=np.float32)
+
+
+class IndexMismatch(RuntimeError):
+    """The index on disk was built with settings that differ from the current ones."""
+
+
+class IndexBusy(RuntimeError):
+    """Another process is writing to the same on-disk index."""
+
+
+def manifest_for(settings: Settings, dim: int) -> dict[str, Any]:
+    return {
+        "embedder": settings.embedder,
+        "dim": dim,
+        "chunk_size": settings.chunk_size,
+        "chunk_overlap": settings.chunk_overlap,
+        "tokenizer": settings.tokenizer,
+        "schema": SCHEMA_VERSION,
+    }
+
+
+def _flat(meta: dict[str, Any]) -> dict[str, Any]:
+    # Chroma metadata values must be scalars; None is not allowed.
+    return {k: v for k, v in meta.items() if isinstance(v, str | int | float | bool)}
+
+
+class Store:
+    """Opens (or creates) the collections and checks the manifest against the settings."""
+
+    def __init__(self, settings: Settings, dim: int, check: bool = True) -> None:
+        import chromadb
+        from chromadb.config import Settings as ChromaSettings
+
+        self.settings = settings
+        self.manifest = manifest_for(settings, dim)
+        chroma_settings = ChromaSettings(anonymized_telemetry=False, allow_reset=False)
+        if settings.chroma_url:
+            from urllib.parse import urlparse
+
+            u = urlparse(settings.chroma_url)
+            self.client = chromadb.HttpClient(
+                host=u.hostname or "127.0.0.1",
+                port=u.port or (443 if u.scheme == "https" else 8000),
+                ssl=u.scheme == "https",
+                settings=chroma_settings,
+            )
+            self.location = settings.chroma_url
+        else:
+            settings.index_dir.mkdir(parents=True, exist_ok=True)
+            self.client = chromadb.PersistentClient(
+                path=str(settings.index_dir), settings=chroma_settings
+            )
+            self.location = str(settings.index_dir)
+        self.chunks = self.client.get_or_create_collection(
+            settings.collection,
+            embedding_function=None,
+            metadata={"hnsw:space": "cosine", **self.manifest},
+        )
+        self.docs = self.client.get_or_create_collection(
+            f"{settings.collection}-docs", embedding_function=None
+        )
+        if check:
+            self.check_manifest()
+
+    # --- manifest -------------------------------------------------------------------------
+    def check_manifest(self) -> None:
+        stored = self.chunks.metadata or {}
+        diffs = [
+            f"{k}: index has {stored.get(k)!r}, settings say {self.manifest[k]!r}"
+            for k in MANIFEST_KEYS
+            if stored.get(k) != self.manifest[k]
+        ]
+        if diffs:
+            raise IndexMismatch(
+                f"The index at {self.location} (collection {self.settings.collection!r}) was built "
+                "with other settings:\n  "
+                + "\n  ".join(diffs)
+                + "\nEither use the settings it was built with, or rebuild it: "
+                "`assistant ingest --rebuild` (or another --index / collection)."
+            )
+
+    def drop(self) -> None:
+        """Delete both collections and create them afresh with the current manifest."""
+        for name in (self.settings.collection, f"{self.settings.collection}-docs"):
+            with contextlib.suppress(Exception):
+                self.client.delete_collection(name)
+        self.chunks = self.client.get_or_create_collection(
+            self.settings.collection,
+            embedding_function=None,
+            metadata={"hnsw:space": "cosine", **self.manifest},
+        )
+        self.docs = self.client.get_or_create_collection(
+            f"{self.settings.collection}-docs", embedding_function=None
+        )
+
+    # --- documents ------------------------------------------------------------------------
+    def doc_records(self) -> dict[str, dict[str, Any]]:
+        """doc_id -> metadata of every stored document (no texts)."""
+        got = self.docs.get(include=["metadatas"])
+        return {i: dict(m or {}) for i, m in zip(got["ids"], got["metadatas"] or [], strict=False)}
+
+    def put_doc(self, src: Source, meta: dict[str, Any]) -> None:
+        self.docs.upsert(
+            ids=[src.doc_id],
+            documents=[src.text],
+            embeddings=_DOC_VECTOR,
+            metadatas=[_flat(meta)],
+        )
+
+    def doc_texts(self, doc_ids: list[str]) -> dict[str, str]:
+        if not doc_ids:
+            return {}
+        got = self.docs.get(ids=list(dict.fromkeys(doc_ids)), include=["documents"])
+        return dict(zip(got["ids"], got["documents"] or [], strict=False))
+
+    def delete_doc(self, doc_id: str) -> int:
+        """Remove a document's chunks, then its record. Returns the chunks removed."""
+        ids = self.chunks.get(where={"doc_id": doc_id}, include=[])["ids"]
+        if ids:
+            self.chunks.delete(ids=ids)
+        self.docs.delete(ids=[doc_id])
+        return len(ids)
+
+    def delete_chunks_of(self, doc_id: str) -> int:
+        ids = self.chunks.get(where={"doc_id": doc_id}, include=[])["ids"]
+        if ids:
+            self.chunks.delete(ids=ids)
+        return len(ids)
+
+    def orphan_doc_ids(self) -> set[str]:
+        """doc_ids that have chunks but no document record (left by a killed ingestion)."""
+        known = set(self.docs.get(include=[])["ids"])
+        seen: set[str] = set()
+        for meta in self.iter_chunk_metadata():
+            seen.add(str(meta.get("doc_id")))
+        return seen - known
+
+    def iter_chunk_metadata(self, page: int = 5000) -> Iterator[dict[str, Any]]:
+        offset = 0
+        while True:
+            got = self.chunks.get(include=["metadatas"], limit=page, offset=offset)
+            metas = got["metadatas"] or []
+            yield from (dict(m or {}) for m in metas)
+            if len(metas) < page:
+                return
+            offset += page
+
+    # --- chunks ---------------------------------------------------------------------------
+    def all_chunks(self, page: int = 5000) -> list[tuple[Chunk, dict[str, Any]]]:
+        """Every chunk with its public metadata (llama-index's private keys dropped)."""
+        out: list[tuple[Chunk, dict[str, Any]]] = []
+        offset = 0
+        while True:
+            got = self.chunks.get(include=["documents", "metadatas"], limit=page, offset=offset)
+            for cid, text, meta in zip(
+                got["ids"], got["documents"] or [], got["metadatas"] or [], strict=False
+            ):
+                m = {k: v for k, v in dict(meta or {}).items() if not k.startswith("_")}
+                out.append((chunk_from(cid, text or "", m), m))
+            if len(got["ids"]) < page:
+                return out
+            offset += page
+
+    def count(self) -> int:
+        return int(self.chunks.count())
+
+    def doc_count(self) -> int:
+        return int(self.docs.count())
+
+    def revision(self) -> str:
+        """Changes whenever an ingestion changed the index, so readers can refresh caches."""
+        meta = self.docs.metadata or {}
+        return str(meta.get("revision", "0"))
+
+    def bump_revision(self) -> None:
+        import uuid
+
+        self.docs.modify(metadata={"revision": uuid.uuid4().hex})
+
+    @contextlib.contextmanager
+    def write_lock(self) -> Iterator[None]:
+        """Serialise writers of one on-disk index; a second one is refused, not queued."""
+        if self.settings.chroma_url:
+            yield
+            return
+        path = self.settings.index_dir / ".ingest.lock"
+        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                raise IndexBusy(
+                    f"Another ingestion is writing to {self.settings.index_dir}; "
+                    "wait for it to finish and run again."
+                ) from None
+            os.ftruncate(fd, 0)
+            os.write(fd, json.dumps({"pid": os.getpid()}).encode())
+            yield
+        finally:
+            os.close(fd)
+
+
+def date_int(iso: str | None) -> int:
+    """'2022-11-25' -> 20221125, how dates are stored for range filters (Chroma compares only
+    numbers); unknown dates are 0."""
+    if not iso:
+        return 0
+    digits = iso.replace("-", "")[:8]
+    return int(digits) if digits.isdigit() and len(digits) == 8 else 0
+
+
+def chunk_from(cid: str, text: str, meta: dict[str, Any]) -> Chunk:
+    return Chunk(
+        id=cid,
+        doc_id=str(meta.get("doc_id", "")),
+        text=text,
+        start=int(meta.get("start", -1)),
+        end=int(meta.get("end", -1)),
+        source=str(meta.get("source", "")),
+        title=str(meta.get("title", "")),
+        url=meta.get("url") or None,
+        published=meta.get("published") or None,
+    )
