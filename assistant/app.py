@@ -78,13 +78,14 @@ class Assistant:
         if missing:
             raise FileNotFoundError("no such file or folder: " + ", ".join(map(str, missing)))
         with self._ingest_lock:
-            if rebuild:
-                if "store" not in self.__dict__:  # opening it would refuse the old manifest
-                    self.__dict__["store"] = Store(
-                        self.settings, embedder_dim(self.settings.embedder), check=False
-                    )
-                self.store.drop()
-            return ingest(paths, self.store, self.embedder, self.settings, prune, progress)
+            if rebuild and "store" not in self.__dict__:
+                # Opening it would refuse the old manifest; ingest drops it under the lock.
+                self.__dict__["store"] = Store(
+                    self.settings, embedder_dim(self.settings.embedder), check=False
+                )
+            return ingest(
+                paths, self.store, self.embedder, self.settings, prune, progress, rebuild=rebuild
+            )
 
     # --- questions ------------------------------------------------------------------------
     def idf(self, term: str) -> float | None:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import os
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
@@ -63,7 +64,7 @@ class IngestReport:
             f"chunks: {self.chunks_added} added, {self.chunks_removed} removed",
             f"time: {self.seconds:.1f} s",
         ]
-        lines += [f"skipped {p}: {r}" for p, r in self.skipped]
+        lines += [f"skipped {printable(p)}: {printable(r)}" for p, r in self.skipped]
         return "\n".join(lines)
 
 
@@ -143,6 +144,26 @@ def _resolve_root(file: Path, root: Path, corpus_dir: Path) -> Path:
         return root
 
 
+def _rel(file: Path, root: Path) -> str:
+    """The file's path under ``root`` as walked. A symlink may point outside the root, so the
+    link's own path counts, not its target's."""
+    absolute, base = Path(os.path.abspath(file)), Path(os.path.abspath(root))
+    try:
+        return absolute.relative_to(base).as_posix()
+    except ValueError:
+        pass
+    try:
+        return file.resolve().relative_to(root.resolve()).as_posix()
+    except (ValueError, OSError, RuntimeError):
+        return file.name
+
+
+def printable(text: str) -> str:
+    """``text`` with control characters escaped, so a hostile file name can't forge lines or
+    send terminal escape sequences through the summary."""
+    return "".join(ch if ch.isprintable() else ascii(ch)[1:-1] for ch in text)
+
+
 ProgressFactory = Callable[[int, str], Any]
 
 
@@ -153,12 +174,20 @@ def ingest(
     settings: Settings,
     prune: bool = False,
     progress: ProgressFactory | None = None,
+    rebuild: bool = False,
 ) -> IngestReport:
-    """Bring the index in line with ``paths``. ``progress(total, desc)`` returns a tqdm-like bar."""
+    """Bring the index in line with ``paths``. ``progress(total, desc)`` returns a tqdm-like bar.
+
+    Safe to kill at any point: the next run ends with exactly the documents of the corpus
+    (see ``_flush`` for the write order, ``_repair`` for what a re-run fixes).
+    """
     t0 = time.perf_counter()
     report = IngestReport()
     with store.write_lock():
+        if rebuild:
+            store.drop()
         records = store.doc_records()
+        _repair(store, records, report)
         by_file: dict[str, list[str]] = {}
         for doc_id, meta in records.items():
             by_file.setdefault(str(meta.get("file", "")), []).append(doc_id)
@@ -169,8 +198,11 @@ def ingest(
             if file.name.endswith(".meta.json"):
                 continue
             report.files_seen += 1
+            if file.is_symlink() and not file.exists():
+                report.skipped.append((_rel(file, root), "broken symbolic link or link loop"))
+                continue
             root = _resolve_root(file, root, settings.corpus_dir)
-            rel = file.resolve().relative_to(root.resolve()).as_posix() if root else file.name
+            rel = _rel(file, root)
             key = str(file.resolve())
             seen_files.add(key)
             if not is_supported(file):
@@ -233,14 +265,28 @@ def ingest(
                     for doc_id in ids:
                         report.chunks_removed += store.delete_doc(doc_id)
                         report.docs_removed += 1
-        for orphan in store.orphan_doc_ids():
-            report.chunks_removed += store.delete_chunks_of(orphan)
 
         _write_pending(pending, store, embedder, settings, report, progress)
-        if report.docs_added or report.docs_updated or report.docs_removed:
-            store.bump_revision()
     report.seconds = time.perf_counter() - t0
+    log.info("ingestion done: %s", report.summary().replace("\n", "; "))
     return report
+
+
+def _repair(store: Store, records: dict[str, dict[str, Any]], report: IngestReport) -> None:
+    """Undo what a killed run left: chunks of documents without a record are deleted, and a
+    record whose chunk count disagrees with the chunks stored is marked to be redone.
+
+    ``records`` is changed in place so that the marked documents are re-read and rewritten.
+    """
+    counts = store.chunk_counts()
+    for orphan in set(counts) - set(records):
+        report.chunks_removed += store.delete_chunks_of(orphan)
+    for doc_id, meta in records.items():
+        stored = counts.get(doc_id, 0)
+        if meta.get("hash") != "pending" and int(meta.get("chunks", -1)) == stored:
+            continue
+        log.info("document %s is incomplete (%d chunks stored); redoing it", doc_id, stored)
+        meta["hash"], meta["file_hash"] = "pending", ""
 
 
 def _write_pending(
@@ -266,15 +312,16 @@ def _write_pending(
     if bar is not None:
         bar.close()
     bar = progress(total, "embedding") if progress else None
+    done = [0, total]
     batch: list[tuple[Source, dict[str, Any], bool, list[TextNode]]] = []
     size = 0
     for group in groups:
         batch.append(group)
         size += len(group[3])
         if size >= EMBED_GROUP:
-            _flush(batch, store, vector_store, embedder, report, bar)
+            _flush(batch, store, vector_store, embedder, report, bar, done)
             batch, size = [], 0
-    _flush(batch, store, vector_store, embedder, report, bar)
+    _flush(batch, store, vector_store, embedder, report, bar, done)
     if bar is not None:
         bar.close()
 
@@ -286,27 +333,43 @@ def _flush(
     embedder: BaseEmbedding,
     report: IngestReport,
     bar: Any,
+    done: list[int],
 ) -> None:
-    nodes = [n for g in batch for n in g[3]]
+    """Embed and write one batch of documents, in an order that survives a kill anywhere.
+
+    1. every record of the batch is written with hash "pending" (a kill from here on leaves
+       records that never match, so the next run redoes these documents);
+    2. their old chunks are deleted and the new ones added;
+    3. the records are written with their real hash and chunk count.
+    A run that finds a final record whose chunk count disagrees with the stored chunks, or
+    chunks without a record, repairs that too (``_repair``).
+    """
     if not batch:
         return
+    store.check_writer()
+    nodes = [n for g in batch for n in g[3]]
     vectors = embed_texts(
         embedder, [n.get_content(metadata_mode=MetadataMode.EMBED) for n in nodes]
     )
     for node, vec in zip(nodes, vectors, strict=True):
         node.embedding = vec
-    for src, record, is_update, doc_nodes in batch:
-        # Record first as pending, chunks next, final hash last: a kill between leaves a
-        # record whose hash never matches, so the next run redoes this document.
-        store.put_doc(src, {**record, "hash": "pending", "file_hash": ""})
-        report.chunks_removed += store.delete_chunks_of(src.doc_id)
-        if doc_nodes:
-            vector_store.add(doc_nodes)
-        store.put_doc(src, {**record, "chunks": len(doc_nodes)})
+    store.check_writer()  # embedding is the long part: the lease may have gone meanwhile
+    store.put_docs(
+        [(src, {**record, "hash": "pending", "file_hash": ""}) for src, record, *_ in batch]
+    )
+    report.chunks_removed += store.delete_chunks_of(*(src.doc_id for src, *_ in batch))
+    if nodes:
+        vector_store.add(nodes)
+    store.put_docs(
+        [(src, {**record, "chunks": len(doc_nodes)}) for src, record, _, doc_nodes in batch]
+    )
+    for _src, _record, is_update, doc_nodes in batch:
         report.chunks_added += len(doc_nodes)
         if is_update:
             report.docs_updated += 1
         else:
             report.docs_added += 1
+    done[0] += len(nodes)
+    log.info("indexed %d/%d chunks (%d documents in this batch)", done[0], done[1], len(batch))
     if bar is not None:
         bar.update(len(nodes))

@@ -141,18 +141,29 @@ class Retriever:
     """Hybrid retrieval over one Store; safe to share between threads."""
 
     def __init__(self, store: Store, embedder: BaseEmbedding, settings: Settings) -> None:
-        from llama_index.vector_stores.chroma import ChromaVectorStore
-
         self.store = store
         self.settings = settings
         self.embedder = embedder
-        self._vector_index = VectorStoreIndex.from_vector_store(
-            ChromaVectorStore(chroma_collection=store.chunks), embed_model=embedder
-        )
+        self._vector_index: VectorStoreIndex | None = None
+        self._generation = -1
         self._lock = threading.Lock()
         self._bm25: Any = None
         self._bm25_revision: str | None = None
         self._size = 0
+
+    def _vector(self) -> VectorStoreIndex:
+        """The dense index over the store's current chunk collection (a rebuild, here or in
+        another process, replaces the collection: the old handle would point at nothing)."""
+        from llama_index.vector_stores.chroma import ChromaVectorStore
+
+        with self._lock:
+            if self._vector_index is None or self._generation != self.store.generation:
+                self._generation = self.store.generation
+                self._vector_index = VectorStoreIndex.from_vector_store(
+                    ChromaVectorStore(chroma_collection=self.store.chunks),
+                    embed_model=self.embedder,
+                )
+            return self._vector_index
 
     # --- BM25 -----------------------------------------------------------------------------
     def _bm25_dir(self, revision: str) -> Path | None:
@@ -215,7 +226,7 @@ class Retriever:
         bm25 = self.bm25()
         if bm25 is None:
             return []
-        dense = self._vector_index.as_retriever(
+        dense = self._vector().as_retriever(
             similarity_top_k=k, filters=filters.to_metadata_filters()
         )
         lexical: BaseRetriever = bm25

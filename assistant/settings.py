@@ -120,6 +120,40 @@ class Settings(BaseSettings):
         2000, ge=10, description="Longest question accepted by the API and the UI."
     )
 
+    # --- reliability: shared-index writer lease, request limits, logging ---
+    ingest_lease_seconds: float = Field(
+        60.0,
+        ge=1,
+        le=3600,
+        description="With chroma_url: how long an ingestion's writer lease on the server lasts "
+        "without renewal (it is renewed every third of this); a killed ingestion blocks others "
+        "at most this long (a dead process on the same machine not at all).",
+    )
+    max_concurrent_requests: int = Field(
+        8,
+        ge=1,
+        le=1024,
+        description="Requests the server works on at once; more wait in a queue.",
+    )
+    max_queued_requests: int = Field(
+        64,
+        ge=0,
+        le=100_000,
+        description="Requests allowed to wait for a slot; beyond that the server answers 503 "
+        "at once (with Retry-After).",
+    )
+    queue_timeout_seconds: float = Field(
+        15.0,
+        gt=0,
+        le=600,
+        description="Longest a request waits for a slot before the server answers 503.",
+    )
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field(
+        "WARNING",
+        description="Log level of the command-line tools and the server (INFO shows "
+        "ingestion progress). Known secret values are redacted from every log record.",
+    )
+
     @field_validator("chunk_overlap")
     @classmethod
     def _overlap_below_size(cls, v: int, info: Any) -> int:

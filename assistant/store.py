@@ -14,6 +14,8 @@ import contextlib
 import fcntl
 import json
 import os
+import threading
+import uuid
 from collections.abc import Iterator
 from typing import Any
 
@@ -24,8 +26,8 @@ from assistant.types import Chunk, Source
 
 MANIFEST_KEYS = ("embedder", "dim", "chunk_size", "chunk_overlap", "tokenizer", "schema")
 SCHEMA_VERSION = 1
-# Chroma needs an embedding per record; document records are looked up by id, never by vector.
-_DOC_VECTOR = np.zeros((1, 1), dtype=np.float32)
+# Chroma needs an embedding per record; document records are looked up by id, never by vector
+# (put_docs gives each a 1-dimensional zero vector).
 
 
 class IndexMismatch(RuntimeError):
@@ -79,16 +81,25 @@ class Store:
                 path=str(settings.index_dir), settings=chroma_settings
             )
             self.location = str(settings.index_dir)
+        self._reopen_lock = threading.RLock()
+        self._lease: Any = None
+        self._dirty = False
+        # Bumped whenever the collections are replaced (a rebuild, here or in another process):
+        # holders of collection handles (the retriever's vector index) must take new ones.
+        self.generation = 0
+        self._open()
+        if check:
+            self.check_manifest()
+
+    def _open(self) -> None:
         self.chunks = self.client.get_or_create_collection(
-            settings.collection,
+            self.settings.collection,
             embedding_function=None,
             metadata={"hnsw:space": "cosine", **self.manifest},
         )
         self.docs = self.client.get_or_create_collection(
-            f"{settings.collection}-docs", embedding_function=None
+            f"{self.settings.collection}-docs", embedding_function=None
         )
-        if check:
-            self.check_manifest()
 
     # --- manifest -------------------------------------------------------------------------
     def check_manifest(self) -> None:
@@ -109,17 +120,15 @@ class Store:
 
     def drop(self) -> None:
         """Delete both collections and create them afresh with the current manifest."""
-        for name in (self.settings.collection, f"{self.settings.collection}-docs"):
-            with contextlib.suppress(Exception):
-                self.client.delete_collection(name)
-        self.chunks = self.client.get_or_create_collection(
-            self.settings.collection,
-            embedding_function=None,
-            metadata={"hnsw:space": "cosine", **self.manifest},
-        )
-        self.docs = self.client.get_or_create_collection(
-            f"{self.settings.collection}-docs", embedding_function=None
-        )
+        # Document records go first: a kill in between leaves chunks without records, which
+        # the next ingestion treats as orphans, never records whose chunks are gone.
+        with self._reopen_lock:
+            for name in (f"{self.settings.collection}-docs", self.settings.collection):
+                with contextlib.suppress(Exception):
+                    self.client.delete_collection(name)
+            self._open()
+            self.generation += 1
+            self._touch()
 
     # --- documents ------------------------------------------------------------------------
     def doc_records(self) -> dict[str, dict[str, Any]]:
@@ -128,11 +137,18 @@ class Store:
         return {i: dict(m or {}) for i, m in zip(got["ids"], got["metadatas"] or [], strict=False)}
 
     def put_doc(self, src: Source, meta: dict[str, Any]) -> None:
+        self.put_docs([(src, meta)])
+
+    def put_docs(self, items: list[tuple[Source, dict[str, Any]]]) -> None:
+        """Upsert document records (text + metadata) in one call."""
+        if not items:
+            return
+        self._touch()
         self.docs.upsert(
-            ids=[src.doc_id],
-            documents=[src.text],
-            embeddings=_DOC_VECTOR,
-            metadatas=[_flat(meta)],
+            ids=[src.doc_id for src, _ in items],
+            documents=[src.text for src, _ in items],
+            embeddings=np.zeros((len(items), 1), dtype=np.float32),
+            metadatas=[_flat(meta) for _, meta in items],
         )
 
     def doc_texts(self, doc_ids: list[str]) -> dict[str, str]:
@@ -143,25 +159,36 @@ class Store:
 
     def delete_doc(self, doc_id: str) -> int:
         """Remove a document's chunks, then its record. Returns the chunks removed."""
-        ids = self.chunks.get(where={"doc_id": doc_id}, include=[])["ids"]
-        if ids:
-            self.chunks.delete(ids=ids)
+        removed = self.delete_chunks_of(doc_id)
+        self._touch()
         self.docs.delete(ids=[doc_id])
+        return removed
+
+    def delete_chunks_of(self, *doc_ids: str) -> int:
+        """Remove every chunk of the given documents. Returns how many were removed."""
+        if not doc_ids:
+            return 0
+        where: dict[str, Any] = (
+            {"doc_id": doc_ids[0]} if len(doc_ids) == 1 else {"doc_id": {"$in": list(doc_ids)}}
+        )
+        ids = self.chunks.get(where=where, include=[])["ids"]
+        if ids:
+            self._touch()
+            self.chunks.delete(ids=ids)
         return len(ids)
 
-    def delete_chunks_of(self, doc_id: str) -> int:
-        ids = self.chunks.get(where={"doc_id": doc_id}, include=[])["ids"]
-        if ids:
-            self.chunks.delete(ids=ids)
-        return len(ids)
+    def chunk_counts(self) -> dict[str, int]:
+        """doc_id -> number of stored chunks, over the whole collection."""
+        counts: dict[str, int] = {}
+        for meta in self.iter_chunk_metadata():
+            doc_id = str(meta.get("doc_id"))
+            counts[doc_id] = counts.get(doc_id, 0) + 1
+        return counts
 
     def orphan_doc_ids(self) -> set[str]:
         """doc_ids that have chunks but no document record (left by a killed ingestion)."""
         known = set(self.docs.get(include=[])["ids"])
-        seen: set[str] = set()
-        for meta in self.iter_chunk_metadata():
-            seen.add(str(meta.get("doc_id")))
-        return seen - known
+        return set(self.chunk_counts()) - known
 
     def iter_chunk_metadata(self, page: int = 5000) -> Iterator[dict[str, Any]]:
         offset = 0
@@ -196,20 +223,83 @@ class Store:
         return int(self.docs.count())
 
     def revision(self) -> str:
-        """Changes whenever an ingestion changed the index, so readers can refresh caches."""
-        meta = self.docs.metadata or {}
+        """Changes whenever an ingestion changed the index, so readers can refresh caches.
+
+        Read from the server (or disk) on every call: the collection object caches its
+        metadata from when it was opened, which would hide another process's ingestion.
+        """
+        from chromadb.errors import NotFoundError
+
+        with self._reopen_lock:
+            try:
+                fresh = self.client.get_collection(f"{self.settings.collection}-docs")
+                if fresh.id != self.docs.id:
+                    raise NotFoundError("collections were replaced")
+            except NotFoundError:
+                # Rebuilt by another process: take the new collections (and check them).
+                self._open()
+                self.generation += 1
+                self.check_manifest()
+                fresh = self.docs
+        meta = fresh.metadata or {}
         return str(meta.get("revision", "0"))
 
     def bump_revision(self) -> None:
-        import uuid
-
         self.docs.modify(metadata={"revision": uuid.uuid4().hex})
+
+    def _touch(self) -> None:
+        # The first change of a writing session moves the revision at once, so a reader never
+        # keeps serving a cache of the old index while (or after) this writer dies mid-way.
+        if self._dirty:
+            return
+        self._dirty = True
+        self.bump_revision()
+
+    def check_writer(self) -> None:
+        """Raise ``IndexBusy`` if this writer lost its server lease (called between batches)."""
+        from assistant.lease import LeaseLost
+
+        if self._lease is not None:
+            try:
+                self._lease.check()
+            except LeaseLost as exc:
+                raise IndexBusy(str(exc)) from None
 
     @contextlib.contextmanager
     def write_lock(self) -> Iterator[None]:
-        """Serialise writers of one on-disk index; a second one is refused, not queued."""
+        """Serialise writers of one index; a second one is refused, not queued.
+
+        On disk: ``flock`` on ``<index>/.ingest.lock`` (the kernel drops it when the process
+        dies, however it dies). On a Chroma server: a lease record on the server (lease.py).
+        """
+        with self._writer():
+            self._dirty = False
+            try:
+                yield
+            finally:
+                if self._dirty:
+                    self.bump_revision()
+                    self._dirty = False
+
+    @contextlib.contextmanager
+    def _writer(self) -> Iterator[None]:
         if self.settings.chroma_url:
-            yield
+            from assistant.lease import LeaseBusy, ServerLease
+
+            where = f"collection {self.settings.collection!r} on {self.settings.chroma_url}"
+            lease = ServerLease(
+                self.client, self.settings.collection, self.settings.ingest_lease_seconds, where
+            )
+            try:
+                lease.acquire()
+            except LeaseBusy as exc:
+                raise IndexBusy(str(exc)) from None
+            self._lease = lease
+            try:
+                yield
+            finally:
+                self._lease = None
+                lease.release()
             return
         path = self.settings.index_dir / ".ingest.lock"
         fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)

@@ -97,8 +97,10 @@ def test_interrupted_ingestion_is_repaired_by_the_next_run(
 
     def dying_add(self, nodes, **kw):  # type: ignore[no-untyped-def]
         calls["n"] += 1
-        if calls["n"] == 2:
-            real_add(self, nodes[:1], **kw)  # half-written document, then the crash
+        if calls["n"] == 1:
+            # Documents are written in batches: half a batch lands, then the crash.
+            assert len(nodes) > 2
+            real_add(self, nodes[: len(nodes) // 2 + 1], **kw)
             raise KeyboardInterrupt
         return real_add(self, nodes, **kw)
 
