@@ -35,8 +35,26 @@ UntilOpt = Annotated[
 
 
 def _fail(message: str, code: int = 1) -> None:
-    typer.secho(f"error: {message}", err=True, fg=typer.colors.RED)
+    from assistant.logs import redact
+
+    typer.secho(f"error: {redact(message)}", err=True, fg=typer.colors.RED)
     raise typer.Exit(code)
+
+
+@app.callback()
+def _setup() -> None:
+    """Ask questions about your documents; every answer cites its sources."""
+    # Logging with secret redaction for every command; a bad setting is reported by the
+    # command itself, so it is only skipped here.
+    from assistant.logs import configure_logging
+    from assistant.settings import load_settings
+
+    try:
+        settings = load_settings()
+    except Exception:
+        configure_logging()
+        return
+    configure_logging(settings.log_level, settings)
 
 
 @contextmanager
@@ -63,10 +81,12 @@ def _validation_text(exc: Any) -> str:
 
 def _assistant(**overrides: Any) -> Any:
     from assistant.app import Assistant
+    from assistant.logs import install_redaction
     from assistant.settings import load_settings
 
     with _errors():
         settings = load_settings(**overrides)
+    install_redaction(settings)
     return Assistant(settings)
 
 

@@ -33,7 +33,6 @@ log = logging.getLogger(__name__)
 # count against the chunk size and crash the splitter.
 EMBEDDED_KEYS = ("title", "published")
 TITLE_MAX_CHARS = 200
-EMBED_GROUP = 256  # chunks embedded per call: long enough for length-sorted batches to pay off
 
 
 @dataclass
@@ -184,6 +183,7 @@ def ingest(
     t0 = time.perf_counter()
     report = IngestReport()
     with store.write_lock():
+        log.info("writing to %s (collection %s)", store.location, settings.collection)
         if rebuild:
             store.drop()
         records = store.doc_records()
@@ -318,7 +318,7 @@ def _write_pending(
     for group in groups:
         batch.append(group)
         size += len(group[3])
-        if size >= EMBED_GROUP:
+        if size >= settings.ingest_batch_chunks:
             _flush(batch, store, vector_store, embedder, report, bar, done)
             batch, size = [], 0
     _flush(batch, store, vector_store, embedder, report, bar, done)
@@ -354,6 +354,7 @@ def _flush(
     for node, vec in zip(nodes, vectors, strict=True):
         node.embedding = vec
     store.check_writer()  # embedding is the long part: the lease may have gone meanwhile
+    log.debug("writing %d documents, %d chunks", len(batch), len(nodes))
     store.put_docs(
         [(src, {**record, "hash": "pending", "file_hash": ""}) for src, record, *_ in batch]
     )

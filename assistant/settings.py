@@ -129,6 +129,13 @@ class Settings(BaseSettings):
         "without renewal (it is renewed every third of this); a killed ingestion blocks others "
         "at most this long (a dead process on the same machine not at all).",
     )
+    ingest_batch_chunks: int = Field(
+        256,
+        ge=1,
+        le=100_000,
+        description="Chunks embedded and written per ingestion batch (whole documents); a "
+        "killed ingestion loses at most the batch in progress.",
+    )
     max_concurrent_requests: int = Field(
         8,
         ge=1,

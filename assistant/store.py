@@ -16,8 +16,8 @@ import json
 import os
 import threading
 import uuid
-from collections.abc import Iterator
-from typing import Any
+from collections.abc import Callable, Iterator
+from typing import Any, TypeVar
 
 import numpy as np
 
@@ -26,6 +26,7 @@ from assistant.types import Chunk, Source
 
 MANIFEST_KEYS = ("embedder", "dim", "chunk_size", "chunk_overlap", "tokenizer", "schema")
 SCHEMA_VERSION = 1
+_T = TypeVar("_T")
 # Chroma needs an embedding per record; document records are looked up by id, never by vector
 # (put_docs gives each a 1-dimensional zero vector).
 
@@ -133,7 +134,7 @@ class Store:
     # --- documents ------------------------------------------------------------------------
     def doc_records(self) -> dict[str, dict[str, Any]]:
         """doc_id -> metadata of every stored document (no texts)."""
-        got = self.docs.get(include=["metadatas"])
+        got = self._reading(lambda: self.docs.get(include=["metadatas"]))
         return {i: dict(m or {}) for i, m in zip(got["ids"], got["metadatas"] or [], strict=False)}
 
     def put_doc(self, src: Source, meta: dict[str, Any]) -> None:
@@ -154,7 +155,8 @@ class Store:
     def doc_texts(self, doc_ids: list[str]) -> dict[str, str]:
         if not doc_ids:
             return {}
-        got = self.docs.get(ids=list(dict.fromkeys(doc_ids)), include=["documents"])
+        ids = list(dict.fromkeys(doc_ids))
+        got = self._reading(lambda: self.docs.get(ids=ids, include=["documents"]))
         return dict(zip(got["ids"], got["documents"] or [], strict=False))
 
     def delete_doc(self, doc_id: str) -> int:
@@ -217,10 +219,21 @@ class Store:
             offset += page
 
     def count(self) -> int:
-        return int(self.chunks.count())
+        return int(self._reading(lambda: self.chunks.count()))
 
     def doc_count(self) -> int:
-        return int(self.docs.count())
+        return int(self._reading(lambda: self.docs.count()))
+
+    def _reading(self, read: Callable[[], _T]) -> _T:
+        """``read()``, retried once on fresh collections if another process replaced them
+        (a rebuild) since this store opened them."""
+        from chromadb.errors import NotFoundError
+
+        try:
+            return read()
+        except NotFoundError:
+            self.revision()  # reopens (and re-checks the manifest of) the new collections
+            return read()
 
     def revision(self) -> str:
         """Changes whenever an ingestion changed the index, so readers can refresh caches.

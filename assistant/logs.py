@@ -1,0 +1,153 @@
+"""Logging for the command-line tools and the server, with secrets redacted from every record.
+
+Redaction hooks the log-record factory rather than a handler: every record any library creates
+(uvicorn, httpx, chromadb, slack-sdk ...) is cleaned once, before any handler or formatter
+sees it, whichever handlers are configured later (uvicorn replaces them). Exception tracebacks
+are formatted and cleaned at the same moment, because exception messages carry secrets too
+(a URL with credentials, an echoed header).
+
+What counts as a secret: the values of the settings in ``SECRET_FIELDS``, the value of every
+environment variable whose name ends in TOKEN, SECRET, PASSWORD, PASSWD or KEY (so Slack and
+LLM credentials are covered whatever they are called), and anything shaped like a Slack token,
+an OpenAI-style key or a bearer credential. Values shorter than ``MIN_SECRET_CHARS`` are not
+searched for: they would blank out ordinary words in every line.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import re
+import sys
+import threading
+from collections.abc import Iterable
+from typing import Any
+
+REDACTED = "***"
+MIN_SECRET_CHARS = 4
+_SECRET_ENV_NAME = re.compile(r"(TOKEN|SECRET|PASSWORD|PASSWD|KEY)$", re.IGNORECASE)
+_SHAPES = (
+    re.compile(r"\bxox[abposr]-[A-Za-z0-9-]{8,}"),  # Slack bot/user/app-level tokens
+    re.compile(r"\bxapp-[A-Za-z0-9-]{8,}"),
+    re.compile(r"\bsk-[A-Za-z0-9_-]{16,}"),  # OpenAI-style API keys
+    re.compile(r"(?i)(?<=bearer )[A-Za-z0-9._~+/=-]{8,}"),
+)
+
+
+class SecretRedactor(logging.Filter):
+    """Replaces known secret values (and secret-shaped strings) in log records with ***."""
+
+    def __init__(self, secrets: Iterable[str] = ()) -> None:
+        super().__init__()
+        self._lock = threading.Lock()
+        self._secrets: tuple[str, ...] = ()
+        self.add(*secrets)
+
+    def add(self, *values: str | None) -> None:
+        with self._lock:
+            known = set(self._secrets)
+            known.update(v for v in values if v and len(v) >= MIN_SECRET_CHARS)
+            # Longest first, so a secret containing another is replaced whole.
+            self._secrets = tuple(sorted(known, key=len, reverse=True))
+
+    def redact(self, text: str) -> str:
+        for secret in self._secrets:
+            if secret in text:
+                text = text.replace(secret, REDACTED)
+        for shape in _SHAPES:
+            text = shape.sub(REDACTED, text)
+        return text
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        try:
+            message = record.getMessage()
+        except Exception:  # a broken format string: keep the raw parts, cleaned
+            message = f"{record.msg} {record.args}"
+        record.msg, record.args = self.redact(message), None
+        if record.exc_info and record.exc_info[0] is not None:
+            text = record.exc_text or logging.Formatter().formatException(record.exc_info)
+            # The traceback is kept as cleaned text only: formatters print exc_text as is.
+            record.exc_text, record.exc_info = self.redact(text), None
+        elif record.exc_text:
+            record.exc_text = self.redact(record.exc_text)
+        if record.stack_info:
+            record.stack_info = self.redact(record.stack_info)
+        return True
+
+
+_redactor = SecretRedactor()
+_installed = False
+_install_lock = threading.Lock()
+
+
+def redactor() -> SecretRedactor:
+    """The process-wide redactor (also used for error messages printed by the CLI)."""
+    return _redactor
+
+
+def redact(text: str) -> str:
+    return _redactor.redact(text)
+
+
+def secrets_from_env(environ: dict[str, str] | None = None) -> list[str]:
+    env = os.environ if environ is None else environ
+    return [value for name, value in env.items() if _SECRET_ENV_NAME.search(name) and value]
+
+
+def secrets_from_settings(settings: Any) -> list[str]:
+    from assistant.settings import SECRET_FIELDS
+
+    values: list[str] = []
+    for name in SECRET_FIELDS:
+        value = getattr(settings, name, None)
+        if value is not None:
+            values.append(value.get_secret_value() if hasattr(value, "get_secret_value") else value)
+    key = getattr(settings, "llm_key", None)
+    if callable(key) and key():
+        values.append(key())
+    return [str(v) for v in values]
+
+
+def install_redaction(settings: Any = None) -> SecretRedactor:
+    """Clean every log record of this process from now on (idempotent; call again with the
+    settings once they are loaded to add their secrets)."""
+    global _installed
+    _redactor.add(*secrets_from_env())
+    if settings is not None:
+        _redactor.add(*secrets_from_settings(settings))
+    with _install_lock:
+        if not _installed:
+            previous = logging.getLogRecordFactory()
+
+            def factory(*args: Any, **kwargs: Any) -> logging.LogRecord:
+                record = previous(*args, **kwargs)
+                _redactor.filter(record)
+                return record
+
+            logging.setLogRecordFactory(factory)
+            _installed = True
+    return _redactor
+
+
+class _StderrHandler(logging.StreamHandler):
+    """Writes to whatever ``sys.stderr`` is at the time (test runners swap it)."""
+
+    @property
+    def stream(self) -> Any:
+        return sys.stderr
+
+    @stream.setter
+    def stream(self, _value: Any) -> None:
+        pass
+
+
+def configure_logging(level: str = "WARNING", settings: Any = None) -> None:
+    """Redaction on, and one stderr handler on the root logger at ``level``."""
+    install_redaction(settings)
+    root = logging.getLogger()
+    if not any(getattr(h, "_assistant", False) for h in root.handlers):
+        handler = _StderrHandler()
+        handler.setFormatter(logging.Formatter("%(levelname)s %(name)s: %(message)s"))
+        handler._assistant = True  # type: ignore[attr-defined]
+        root.addHandler(handler)
+    root.setLevel(level.upper())
