@@ -194,13 +194,11 @@ def ingest(
 
         pending: list[tuple[Source, dict[str, Any], bool]] = []  # (source, record, is_update)
         seen_files: set[str] = set()
-        for file, root in iter_files(list(paths)):
+        rejected: list[tuple[Path, Path, str]] = []
+        for file, root in iter_files(list(paths), rejected):
             if file.name.endswith(".meta.json"):
                 continue
             report.files_seen += 1
-            if file.is_symlink() and not file.exists():
-                report.skipped.append((_rel(file, root), "broken symbolic link or link loop"))
-                continue
             root = _resolve_root(file, root, settings.corpus_dir)
             rel = _rel(file, root)
             key = str(file.resolve())
@@ -259,6 +257,8 @@ def ingest(
                     continue
                 pending.append((src, record, old is not None))
 
+        report.files_seen += len(rejected)
+        report.skipped += [(_rel(file, root), why) for file, root, why in rejected]
         if prune:
             for key, ids in by_file.items():
                 if key not in seen_files and not Path(key).exists():

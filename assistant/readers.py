@@ -8,6 +8,7 @@ reported by ``read_file_report`` instead, because one broken line must not lose 
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import json
 import os
@@ -54,13 +55,18 @@ def is_supported(path: Path) -> bool:
     return path.suffix.lower() in SUPPORTED_SUFFIXES and not name.endswith(SIDECAR_SUFFIX)
 
 
-def iter_files(paths: list[Path]) -> Iterator[tuple[Path, Path]]:
+def iter_files(
+    paths: list[Path], rejected: list[tuple[Path, Path, str]] | None = None
+) -> Iterator[tuple[Path, Path]]:
     """Expand files and folders into ``(file, root)`` pairs, sorted, recursively.
 
     ``root`` is the folder given (a file given directly gets its parent). Hidden files and
     folders inside a given folder are skipped; symlinked folders are followed once, so a link
     loop or two links to the same folder can't repeat or hang. Every regular file is yielded:
-    the caller reports the unsupported ones (see ``is_supported``).
+    the caller reports the unsupported ones (see ``is_supported``). Entries that are not
+    regular files (broken or looping links, pipes, sockets, devices: reading a pipe would
+    block for ever) are never yielded; with ``rejected`` they are appended to it as
+    ``(path, root, reason)`` so the caller can report them.
     """
     for given in paths:
         if given.is_file():
@@ -79,8 +85,23 @@ def iter_files(paths: list[Path]) -> Iterator[tuple[Path, Path]]:
             dirnames[:] = kept
             for name in sorted(filenames):
                 file = Path(folder) / name
-                if not name.startswith(".") and file.is_file():
+                if name.startswith("."):
+                    continue
+                if file.is_file():
                     yield file, given
+                elif rejected is not None:
+                    rejected.append((file, given, _not_regular_reason(file)))
+
+
+def _not_regular_reason(path: Path) -> str:
+    if path.is_symlink():
+        try:
+            path.stat()
+        except OSError as exc:
+            if exc.errno == errno.ELOOP:
+                return "symbolic link loop"
+            return f"broken symbolic link ({exc.strerror or exc})"
+    return "not a regular file (pipe, socket or device)"
 
 
 def read_file(path: Path, root: Path) -> list[Source]:
