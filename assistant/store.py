@@ -143,11 +143,9 @@ class Store:
 
     def delete_doc(self, doc_id: str) -> int:
         """Remove a document's chunks, then its record. Returns the chunks removed."""
-        ids = self.chunks.get(where={"doc_id": doc_id}, include=[])["ids"]
-        if ids:
-            self.chunks.delete(ids=ids)
+        removed = self.delete_chunks_of(doc_id)
         self.docs.delete(ids=[doc_id])
-        return len(ids)
+        return removed
 
     def delete_chunks_of(self, doc_id: str) -> int:
         ids = self.chunks.get(where={"doc_id": doc_id}, include=[])["ids"]
