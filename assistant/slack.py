@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections import OrderedDict
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -168,6 +169,7 @@ class SlackBot:
         self.assistant = assistant
         self.client = client
         self.seen = RecentKeys()
+        self._locks = [threading.Lock() for _ in range(64)]
 
     # --- event entry points (bolt listeners) ---------------------------------------------
     def on_mention(self, event: dict[str, Any], body: dict[str, Any], context: Any) -> None:
@@ -197,21 +199,33 @@ class SlackBot:
         if not self.seen.claim(event_id and f"event:{event_id}", f"msg:{channel}:{ts}"):
             log.info("skipped a repeated delivery of event %s", event_id or ts)
             return
-        try:
-            history = []
-            if in_thread:
-                messages = self.thread(channel, thread_ts)
-                if not addressed and not any(is_own(m, bot_user_id, bot_id) for m in messages):
-                    return  # a thread the bot never answered in
-                history = thread_history(messages, bot_user_id, bot_id, before_ts=ts)
-            question = plain_text(event.get("text", ""), bot_user_id)
-            log.info(
-                "answering in %s (thread %s, %d earlier turns)", channel, thread_ts, len(history)
-            )
-            self.reply(channel, thread_ts, self.respond(question, channel, thread_ts, history))
-        except Exception:
-            log.exception("answering failed in %s (thread %s)", channel, thread_ts)
-            self.apologise(channel, thread_ts)
+        # One answer at a time per thread, so a quick second follow-up reads the first one's
+        # answer back as history (and the thread's session file has one writer).
+        with self._thread_lock(channel, thread_ts):
+            try:
+                history = []
+                if in_thread:
+                    messages = self.thread(channel, thread_ts)
+                    if not addressed and not any(is_own(m, bot_user_id, bot_id) for m in messages):
+                        return  # a thread the bot never answered in
+                    history = thread_history(messages, bot_user_id, bot_id, before_ts=ts)
+                question = plain_text(event.get("text", ""), bot_user_id)
+                t0 = time.perf_counter()
+                self.reply(channel, thread_ts, self.respond(question, channel, thread_ts, history))
+                log.info(
+                    "answered in %s (thread %s, %d earlier turns) in %.1f s",
+                    channel,
+                    thread_ts,
+                    len(history),
+                    time.perf_counter() - t0,
+                )
+            except Exception:
+                log.exception("answering failed in %s (thread %s)", channel, thread_ts)
+                self.apologise(channel, thread_ts)
+
+    def _thread_lock(self, channel: str, thread_ts: str) -> threading.Lock:
+        # Striped: a bounded set of locks; two threads rarely share one, and then just queue.
+        return self._locks[hash((channel, thread_ts)) % len(self._locks)]
 
     def respond(
         self, question: str, channel: str, thread_ts: str, history: list[Any]
@@ -247,14 +261,26 @@ class SlackBot:
         return messages
 
     def reply(self, channel: str, thread_ts: str, messages: list[SlackMessage]) -> None:
+        from slack_sdk.errors import SlackApiError
+
         for m in messages:
-            self.client.chat_postMessage(
-                channel=channel,
-                thread_ts=thread_ts,
-                unfurl_links=False,  # a preview per source would bury the answer
-                unfurl_media=False,
+            kwargs = {
+                "channel": channel,
+                "thread_ts": thread_ts,
+                "unfurl_links": False,  # a preview per source would bury the answer
+                "unfurl_media": False,
                 **m.kwargs(),
-            )
+            }
+            try:
+                self.client.chat_postMessage(**kwargs)
+            except SlackApiError as exc:
+                # Metadata only helps later follow-ups (they can be rebuilt from the text):
+                # a workspace or proxy that refuses it must not cost the answer.
+                if "metadata" not in str(exc.response.get("error", "")) or "metadata" not in kwargs:
+                    raise
+                log.warning("Slack refused the answer's metadata (%s)", exc.response.get("error"))
+                del kwargs["metadata"]
+                self.client.chat_postMessage(**kwargs)
 
     def apologise(self, channel: str, thread_ts: str) -> None:
         try:
@@ -281,7 +307,12 @@ def build_app(
 ) -> tuple[App, SlackBot, TrackingExecutor]:
     """The bolt App with its listeners. ``mode`` is "http" (signature-verified Events API) or
     "socket" (Socket Mode, where Slack's connection itself is the authentication)."""
-    from slack_bolt import App
+    try:
+        from slack_bolt import App
+    except ImportError:
+        raise SlackConfigError(
+            "the Slack bot needs its extra: pip install 'newsroom-assistant[slack]'"
+        ) from None
 
     settings = settings or assistant.settings
     check_config(settings, mode)
@@ -312,8 +343,12 @@ def slack_asgi_app(assistant: Assistant, settings: Settings | None = None) -> St
     """The Events API endpoint as an ASGI app that answers POSTs on any path, so a server can
     add it as a route: ``api.add_route("/slack/events", slack_asgi_app(a, s), methods=["POST"])``.
     """
-    app, _bot, _executor = build_app(assistant, settings, mode="http")
-    return _starlette(app)
+    app, bot, executor = build_app(assistant, settings, mode="http")
+    server = _starlette(app)
+    # For a host server's shutdown hook (``executor.wait_idle``) and for tests.
+    server.state.slack_bot = bot
+    server.state.slack_executor = executor
+    return server
 
 
 def _starlette(app: App) -> Starlette:

@@ -17,17 +17,17 @@ CONTEXT_CHARS = 2000  # ... and for a context block element
 MESSAGE_BLOCKS = 20  # Slack allows 50 blocks; fewer keeps each message readable on a phone
 MESSAGE_CHARS = 12000  # Slack truncates `text` at 40,000 and advises far less per message
 QUOTE_CHARS = 200  # quotes in the source list are a reminder; the full one is in the document
-META_QUOTE_CHARS = 1000  # quotes kept in a message's metadata, for the thread's history
+META_QUOTE_CHARS = 500  # quotes kept in a message's metadata, for the thread's history
 META_CITATIONS = 20
 ANSWER_EVENT = "newsroom_answer"  # metadata event_type marking the first message of an answer
 
 _USER = re.compile(r"<@([A-Z0-9]+)(?:\|([^>]*))?>")
 _CHANNEL = re.compile(r"<#[A-Z0-9]+\|([^>]*)>|<#([A-Z0-9]+)>")
-_SPECIAL = re.compile(r"<!(?:subteam\^[A-Z0-9]+\|)?([^>|]*)(?:\|[^>]*)?>")
+_SPECIAL = re.compile(r"<![^>|]*(?:\|([^>]*))?>")  # @here, dates, user groups
 _LINK = re.compile(r"<((?:https?|mailto):[^>|]*)(?:\|([^>]*))?>")
-_SOURCE_LINE = re.compile(r"^\*\[(\d+)\]\*\s+(.*)$")
-_QUOTE_LINE = re.compile(r"^>\s?“(.*?)”?$")
+_QUOTE_LINE = re.compile(r"^>\s?\*\[(\d+)\]\*\s?(.*)$")
 _DATE = re.compile(r"\s—\s(\d{4}-\d{2}-\d{2})\b")
+_CODE = re.compile(r"`([^`]+)`")
 
 
 # --- in: Slack text -> plain text ------------------------------------------------------------
@@ -42,7 +42,8 @@ def plain_text(text: str, bot_user_id: str | None = None) -> str:
     text = _USER.sub(user, text)
     text = _CHANNEL.sub(lambda m: "#" + (m.group(1) or m.group(2)), text)
     text = _LINK.sub(lambda m: m.group(2) or m.group(1), text)
-    text = _SPECIAL.sub(lambda m: "@" + m.group(1) if m.group(1) else "", text)
+    # A broadcast (@here) is no part of the question; a date or group keeps its label.
+    text = _SPECIAL.sub(lambda m: m.group(1) or "", text)
     # Slack escapes exactly these three; html.unescape would also touch "&copy" in a question.
     text = text.replace("&lt;", "<").replace("&gt;", ">").replace("&amp;", "&")
     return " ".join(text.split())
@@ -126,33 +127,36 @@ def _turn_from_payload(payload: dict[str, Any], text: str, pending: str | None) 
 
 
 def parse_sources(text: str) -> list[Citation]:
-    """Citations back from a source list this module wrote (see ``source_lines``)."""
+    """Citations back from a source list this module wrote (see ``source_entry``)."""
     out: list[Citation] = []
+    doc: dict[str, str | None] | None = None
     for line in text.splitlines():
-        m = _SOURCE_LINE.match(line)
-        if m:
-            rest = m.group(2)
-            link = _LINK.search(rest)
-            date = _DATE.search(rest)
-            code = re.search(r"`([^`]+)`", rest)
-            title = (link.group(2) or "") if link else rest.split(" — ")[0].strip("*")
-            url = link.group(1) if link else None
+        q = _QUOTE_LINE.match(line)
+        if q and doc is not None:
             out.append(
                 Citation(
-                    n=int(m.group(1)),
-                    source=_unescape(url or (code.group(1) if code else "")),
-                    title=_unescape(title),
-                    url=_unescape(url) if url else None,
-                    published=date.group(1) if date else None,
-                    quote="",
+                    n=int(q.group(1)),
+                    source=doc["source"] or "",
+                    title=doc["title"] or "",
+                    url=doc["url"],
+                    published=doc["published"],
+                    quote=_unescape(q.group(2)).removesuffix("…"),
                     start=0,
                     end=0,
                 )
             )
-            continue
-        q = _QUOTE_LINE.match(line)
-        if q and out and not out[-1].quote:
-            out[-1].quote = _unescape(q.group(1)).rstrip("…")
+        elif line.startswith(("<http", "*")) and not line.startswith("*Sources*"):
+            link = _LINK.match(line)
+            date = _DATE.search(line)
+            code = _CODE.search(line)
+            url = _unescape(link.group(1)) if link else None
+            title = (link.group(2) or "") if link else line.split(" — ")[0].strip("*")
+            doc = {
+                "title": _unescape(title),
+                "url": url,
+                "published": date.group(1) if date else None,
+                "source": url or (_unescape(code.group(1)) if code else None),
+            }
     return out
 
 
@@ -176,19 +180,34 @@ def short_quote(quote: str, limit: int = QUOTE_CHARS) -> str:
     quote = " ".join(quote.split())
     if len(quote) <= limit:
         return quote
-    cut = quote[:limit].rsplit(" ", 1)[0] or quote[:limit]
+    cut = quote[:limit].rsplit(" ", 1)[0]
+    if len(cut) < limit // 2:  # one very long token (a URL): cut inside it instead
+        cut = quote[:limit]
     return cut.rstrip(" ,;:") + "…"
 
 
-def source_lines(c: Citation) -> str:
-    """`*[n]* <url|title> — date — source`, then the quote as a block quote."""
-    head = link(c.url, c.title or c.url) if c.url else f"*{escape(c.title or c.source)}*"
-    parts = [f"*[{c.n}]* {head}"]
+def source_entry(group: list[Citation]) -> str:
+    """One document's citations: `<url|title> — date` (or the file name when there is no
+    URL), then each numbered quote as a block quote."""
+    c = group[0]
+    head = [link(c.url, c.title or c.url) if c.url else f"*{escape(c.title or c.source)}*"]
     if c.published:
-        parts.append(c.published)
+        head.append(c.published)
     if not c.url and c.source and c.source != c.title:
-        parts.append(f"`{escape(c.source)}`")
-    return " — ".join(parts) + f"\n>“{escape(short_quote(c.quote))}”"
+        head.append(f"`{escape(c.source)}`")
+    quotes = [f">*[{q.n}]* {escape(short_quote(q.quote))}" for q in group]
+    return "\n".join([" — ".join(head), *quotes])
+
+
+def source_groups(citations: list[Citation]) -> list[list[Citation]]:
+    """Runs of citations from the same document, in citation order."""
+    groups: list[list[Citation]] = []
+    for c in citations:
+        if groups and (groups[-1][0].source, groups[-1][0].title) == (c.source, c.title):
+            groups[-1].append(c)
+        else:
+            groups.append([c])
+    return groups
 
 
 def split_text(text: str, limit: int = SECTION_CHARS) -> list[str]:
@@ -281,7 +300,7 @@ def answer_messages(answer: Answer) -> list[SlackMessage]:
     blocks: list[dict[str, Any]] = [_section(p) for p in split_text(escape(answer.answer))]
     if answer.citations:
         blocks.append({"type": "divider"})
-        listing = ["*Sources*"] + [source_lines(c) for c in answer.citations]
+        listing = ["*Sources*"] + [source_entry(g) for g in source_groups(answer.citations)]
         blocks += [_section(p) for p in pack_entries(listing)]
     if answer.notices:
         note = escape("; ".join(answer.notices))[:CONTEXT_CHARS]
