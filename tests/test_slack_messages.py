@@ -3,6 +3,7 @@ limits, and the thread read back as conversation history."""
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -196,3 +197,27 @@ def test_slack_settings(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("ASSISTANT_SLACK_API_URL", "slack.com/api")
     with pytest.raises(ValidationError, match="http"):
         Settings()
+
+
+def test_manifest_and_readme_cover_what_the_bot_uses() -> None:
+    import yaml
+
+    root = Path(__file__).resolve().parents[1]
+    manifest = yaml.safe_load((root / "slack-manifest.yml").read_text(encoding="utf-8"))
+    events = set(manifest["settings"]["event_subscriptions"]["bot_events"])
+    # app_mention for mentions; message.* for DMs and unaddressed follow-ups in threads.
+    assert {"app_mention", "message.im", "message.channels", "message.groups"} <= events
+    scopes = set(manifest["oauth_config"]["scopes"]["bot"])
+    # chat.postMessage needs chat:write; conversations.replies a *:history scope per kind.
+    assert {"app_mentions:read", "chat:write", "channels:history", "groups:history"} <= scopes
+    assert {"im:history", "mpim:history"} <= scopes
+    assert manifest["settings"]["socket_mode_enabled"] is True
+    assert manifest["features"]["app_home"]["messages_tab_enabled"] is True
+
+    readme = (root / "README.md").read_text(encoding="utf-8")
+    slack_fields = [f for f in Settings.model_fields if f.startswith("slack_")]
+    for name in slack_fields:
+        alias = Settings.model_fields[name].validation_alias
+        documented = getattr(alias, "choices", [name])[0] if alias else name
+        assert f"`{documented}`" in readme, f"README does not document {documented}"
+    assert "slack-manifest.yml" in readme
