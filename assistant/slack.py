@@ -31,6 +31,7 @@ from assistant.slack_messages import (
     plain_text,
     thread_history,
 )
+from assistant.types import Turn
 
 if TYPE_CHECKING:
     from slack_bolt import App
@@ -203,7 +204,7 @@ class SlackBot:
         # answer back as history (and the thread's session file has one writer).
         with self._thread_lock(channel, thread_ts):
             try:
-                history = []
+                history: list[Turn] = []
                 if in_thread:
                     messages = self.thread(channel, thread_ts)
                     if not addressed and not any(is_own(m, bot_user_id, bot_id) for m in messages):
@@ -228,7 +229,7 @@ class SlackBot:
         return self._locks[hash((channel, thread_ts)) % len(self._locks)]
 
     def respond(
-        self, question: str, channel: str, thread_ts: str, history: list[Any]
+        self, question: str, channel: str, thread_ts: str, history: list[Turn]
     ) -> list[SlackMessage]:
         if not question:
             return [notice_message(HINT)]

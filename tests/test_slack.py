@@ -130,7 +130,7 @@ def ask_in_channel(bot: Bot, text: str, channel: str = "CNEWS0001") -> tuple[str
 
 
 # --- answering ------------------------------------------------------------------------------
-def test_mention_gets_a_threaded_cited_answer(bot: Bot) -> None:
+def test_mention_gets_a_threaded_cited_answer(bot: Bot, no_network: list[object]) -> None:
     ts, post = ask_in_channel(bot, NATO_QUESTION)
     assert post["channel"] == "CNEWS0001"
     assert post["thread_ts"] == ts  # in the thread of the question, not the channel
@@ -145,16 +145,18 @@ def test_mention_gets_a_threaded_cited_answer(bot: Bot) -> None:
     assert post["metadata"]["event_type"] == ANSWER_EVENT
     assert payload["question"] == NATO_QUESTION
     assert payload["answered"] is True
-    # Every call carried the bot token from the environment, and none reached past the fake.
-    assert {c.authorization for c in bot.fake.calls if c.method != "apps.connections.open"} == {
-        f"Bearer {BOT_TOKEN}"
+    # Every call carried the bot token from the environment; only methods Slack has were used;
+    # nothing but loopback was contacted.
+    tokens = {c.authorization for c in bot.fake.calls if c.method != "apps.connections.open"}
+    assert tokens == {f"Bearer {BOT_TOKEN}"}
+    used = {c.method for c in bot.fake.calls}
+    assert used <= {
+        "auth.test",
+        "chat.postMessage",
+        "conversations.replies",
+        "apps.connections.open",
     }
-    assert not [
-        c
-        for c in bot.fake.calls
-        if c.method
-        not in {"auth.test", "chat.postMessage", "conversations.replies", "apps.connections.open"}
-    ]
+    assert no_network == []
 
 
 def test_direct_message_gets_a_threaded_cited_answer(bot: Bot) -> None:
@@ -172,7 +174,9 @@ def test_direct_message_gets_a_threaded_cited_answer(bot: Bot) -> None:
     assert len(bot.fake.posts("DALICE001", msg["ts"])) == 1
 
 
-def test_follow_up_in_the_thread_uses_the_thread_as_history(bot: Bot) -> None:
+def test_follow_up_in_the_thread_uses_the_thread_as_history(
+    bot: Bot, no_network: list[object]
+) -> None:
     channel = "CNEWS0002"
     ts, first = ask_in_channel(bot, NATO_QUESTION, channel)
     # No mention: a later message in a thread the bot answered is a follow-up.
@@ -191,6 +195,7 @@ def test_follow_up_in_the_thread_uses_the_thread_as_history(bot: Bot) -> None:
     assert all("China" in c["quote"] or "Beijing" in c["quote"] for c in payload["citations"])
     replies = [c for c in bot.fake.calls if c.method == "conversations.replies"]
     assert any(c.params.get("channel") == channel and c.params.get("ts") == ts for c in replies)
+    assert no_network == []  # only loopback: the fake Slack and the bot itself
 
 
 def test_follow_up_works_when_slack_refuses_the_metadata(
@@ -331,7 +336,7 @@ def test_failure_posts_an_apology_and_logs_no_token(
 
 # --- Socket Mode ----------------------------------------------------------------------------
 def test_socket_mode_acks_and_answers_in_thread(
-    sample_assistant: Assistant, fake: FakeSlack, slack_env: None
+    sample_assistant: Assistant, fake: FakeSlack, slack_env: None, no_network: list[object]
 ) -> None:
     settings = Settings(index_dir=sample_assistant.settings.index_dir)
     with fake.socket_mode() as slack_side:
@@ -350,6 +355,7 @@ def test_socket_mode_acks_and_answers_in_thread(
             assert len(fake.posts(channel, msg["ts"])) == 1
             opened = [c for c in fake.calls if c.method == "apps.connections.open"]
             assert opened and opened[-1].authorization == f"Bearer {APP_TOKEN}"
+            assert no_network == []
         finally:
             handler.close()
 
