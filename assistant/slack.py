@@ -23,6 +23,7 @@ from assistant.app import Assistant, EmptyIndex
 from assistant.chat import ChatSession
 from assistant.settings import Settings
 from assistant.slack_messages import (
+    PERSON_SUBTYPES,
     SlackMessage,
     answer_messages,
     is_own,
@@ -50,8 +51,6 @@ EMPTY_INDEX = "Sorry, the document index is empty, so there is nothing to search
 HINT = (
     "Ask me a question about the documents, for example: “What support did NATO pledge to Ukraine?”"
 )
-# Message subtypes that are a person writing; edits, joins and deletions are not questions.
-_PERSON_SUBTYPES = (None, "thread_broadcast", "file_share")
 
 P = ParamSpec("P")
 T = TypeVar("T")
@@ -186,7 +185,7 @@ class SlackBot:
     # --- the flow ------------------------------------------------------------------------
     def handle(self, event: dict[str, Any], event_id: str, context: Any, addressed: bool) -> None:
         bot_user_id, bot_id = context.bot_user_id, context.bot_id
-        if event.get("bot_id") or event.get("subtype") not in _PERSON_SUBTYPES:
+        if event.get("bot_id") or event.get("subtype") not in PERSON_SUBTYPES:
             return  # other bots, edits, joins; bolt already drops the bot's own messages
         if is_own(event, bot_user_id, bot_id) or not event.get("user"):
             return
@@ -361,9 +360,11 @@ def _starlette(app: App) -> Starlette:
     from starlette.routing import Route
 
     async def events(request: Request) -> Response:
-        declared = request.headers.get("content-length", "0")
-        if not declared.isdigit() or int(declared) > MAX_BODY_BYTES:
-            return JSONResponse({"error": "request body too large or without length"}, 413)
+        declared = request.headers.get("content-length", "")
+        if not declared.isdigit():
+            return JSONResponse({"error": "Content-Length is required"}, 411)
+        if int(declared) > MAX_BODY_BYTES:
+            return JSONResponse({"error": "request body too large"}, 413)
         body = await request.body()
         if len(body) > MAX_BODY_BYTES:
             return JSONResponse({"error": "request body too large"}, 413)

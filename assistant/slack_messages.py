@@ -20,6 +20,8 @@ QUOTE_CHARS = 200  # quotes in the source list are a reminder; the full one is i
 META_QUOTE_CHARS = 500  # quotes kept in a message's metadata, for the thread's history
 META_CITATIONS = 20
 ANSWER_EVENT = "newsroom_answer"  # metadata event_type marking the first message of an answer
+# Message subtypes that are a person writing; edits, joins and deletions are not questions.
+PERSON_SUBTYPES = (None, "thread_broadcast", "file_share")
 
 _USER = re.compile(r"<@([A-Z0-9]+)(?:\|([^>]*))?>")
 _CHANNEL = re.compile(r"<#[A-Z0-9]+\|([^>]*)>|<#([A-Z0-9]+)>")
@@ -76,8 +78,8 @@ def thread_history(
     turns: list[Turn] = []
     pending: str | None = None  # the last question from a person, not yet answered
     rebuilt: Turn | None = None  # a turn rebuilt from text, extended by continuation messages
-    for msg in sorted(messages, key=lambda m: float(m.get("ts", "0"))):
-        if float(msg.get("ts", "0")) >= float(before_ts):
+    for msg in sorted(messages, key=lambda m: ts_key(m.get("ts", ""))):
+        if ts_key(msg.get("ts", "")) >= ts_key(before_ts):
             break
         if is_own(msg, bot_user_id, bot_id):
             meta = msg.get("metadata") or {}
@@ -86,16 +88,26 @@ def thread_history(
                 turns.append(_turn_from_payload(payload, msg.get("text", ""), pending))
                 pending, rebuilt = None, None
             elif pending is not None:
-                text = plain_text(msg.get("text", ""))
-                rebuilt = Turn(pending, pending, text, True, parse_sources(msg.get("text", "")))
+                cits = parse_sources(msg.get("text", ""))
+                # No source list: a refusal or an apology; its question still gives context.
+                rebuilt = Turn(pending, pending, plain_text(msg.get("text", "")), bool(cits), cits)
                 turns.append(rebuilt)
                 pending = None
             elif rebuilt is not None:  # the rest of a long answer, split over messages
                 rebuilt.citations.extend(parse_sources(msg.get("text", "")))
-        elif not msg.get("bot_id") and msg.get("subtype") in (None, "thread_broadcast"):
+        elif not msg.get("bot_id") and msg.get("subtype") in PERSON_SUBTYPES:
             pending = plain_text(msg.get("text", ""), bot_user_id) or None
             rebuilt = None
     return turns
+
+
+def ts_key(ts: str) -> tuple[int, int]:
+    """Slack timestamps ("1700000000.000100") in order; floats would round the microseconds."""
+    seconds, _, micros = ts.partition(".")
+    try:
+        return int(seconds), int(micros or 0)
+    except ValueError:
+        return 0, 0
 
 
 def _turn_from_payload(payload: dict[str, Any], text: str, pending: str | None) -> Turn:
@@ -312,7 +324,8 @@ def answer_messages(answer: Answer) -> list[SlackMessage]:
 
 def notice_message(text: str) -> SlackMessage:
     """A short reply that is not an answer (an apology, a hint)."""
-    return SlackMessage(text=text, blocks=[_section(escape(text)[:SECTION_CHARS])])
+    safe = escape(text)[:SECTION_CHARS]
+    return SlackMessage(text=safe, blocks=[_section(safe)])
 
 
 def block_text(block: dict[str, Any]) -> str:

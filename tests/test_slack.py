@@ -289,6 +289,9 @@ def test_oversized_request_is_refused(bot: Bot) -> None:
     r = httpx.post(bot.url, content=b"x" * 1_100_000, timeout=10)
     assert r.status_code == 413
     assert "too large" in r.json()["error"]
+    chunked = httpx.post(bot.url, content=iter([b"{}"]), timeout=10)  # no Content-Length
+    assert chunked.status_code == 411
+    assert httpx.get(bot.url, timeout=10).status_code == 405
 
 
 # --- acknowledging and failing ----------------------------------------------------------------
