@@ -339,8 +339,13 @@ def test_failure_posts_an_apology_and_logs_no_token(
 
 # --- Socket Mode ----------------------------------------------------------------------------
 def test_socket_mode_acks_and_answers_in_thread(
-    sample_assistant: Assistant, fake: FakeSlack, slack_env: None, no_network: list[object]
+    sample_assistant: Assistant,
+    fake: FakeSlack,
+    slack_env: None,
+    no_network: list[object],
+    caplog: pytest.LogCaptureFixture,
 ) -> None:
+    caplog.set_level(logging.DEBUG)
     settings = Settings(index_dir=sample_assistant.settings.index_dir)
     with fake.socket_mode() as slack_side:
         handler, executor = start_socket_mode(sample_assistant, settings)
@@ -361,6 +366,9 @@ def test_socket_mode_acks_and_answers_in_thread(
             assert no_network == []
         finally:
             handler.close()
+    assert "apps.connections.open" in caplog.text  # the SDK's debug lines were captured
+    for secret in TOKENS:
+        assert secret not in caplog.text
 
 
 # --- the command ----------------------------------------------------------------------------
