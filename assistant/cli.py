@@ -212,6 +212,42 @@ def chat(
         typer.echo(format_answer(answer))
 
 
+@app.command("slack")
+def slack_bot(
+    http: Annotated[
+        bool,
+        typer.Option("--http", help="Serve the Events API over HTTP instead of Socket Mode."),
+    ] = False,
+    port: Annotated[
+        int | None,
+        typer.Option("--port", min=1, max=65535, help="HTTP port (default: settings slack_port)."),
+    ] = None,
+    host: Annotated[
+        str | None, typer.Option("--host", help="HTTP address (default: settings host).")
+    ] = None,
+    index: IndexOpt = None,
+) -> None:
+    """Run the Slack bot: Socket Mode by default (SLACK_BOT_TOKEN + SLACK_APP_TOKEN), or the
+    Events API at /slack/events with --http (SLACK_BOT_TOKEN + SLACK_SIGNING_SECRET)."""
+    import logging
+
+    from assistant import slack
+
+    if not http and (port is not None or host is not None):
+        _fail("--port and --host apply to --http only (Socket Mode needs no port)", 2)
+    logging.basicConfig(
+        level=logging.INFO,
+        stream=sys.stderr,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+    a = _assistant(index_dir=index)
+    with _errors():
+        if http:
+            slack.run_http(a, a.settings, host or a.settings.host, port or a.settings.slack_port)
+        else:
+            slack.run_socket_mode(a, a.settings)
+
+
 @app.command("settings")
 def show_settings(index: IndexOpt = None) -> None:
     """Print the effective settings (secrets masked)."""

@@ -12,7 +12,7 @@ import os
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import Field, SecretStr, field_validator
+from pydantic import AliasChoices, Field, SecretStr, field_validator
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -20,7 +20,16 @@ from pydantic_settings import (
     TomlConfigSettingsSource,
 )
 
-SECRET_FIELDS = frozenset({"api_token", "llm_api_key", "ui_password"})
+SECRET_FIELDS = frozenset(
+    {
+        "api_token",
+        "llm_api_key",
+        "ui_password",
+        "slack_bot_token",
+        "slack_app_token",
+        "slack_signing_secret",
+    }
+)
 
 
 def _toml_path() -> Path:
@@ -119,6 +128,42 @@ class Settings(BaseSettings):
     max_question_chars: int = Field(
         2000, ge=10, description="Longest question accepted by the API and the UI."
     )
+
+    # --- slack (assistant/slack.py) ---
+    # The three secrets keep Slack's own variable names, as in Slack's docs and every Bolt app.
+    slack_bot_token: SecretStr | None = Field(
+        None,
+        validation_alias=AliasChoices("SLACK_BOT_TOKEN"),
+        description="Bot token xoxb-... (env only: SLACK_BOT_TOKEN).",
+    )
+    slack_app_token: SecretStr | None = Field(
+        None,
+        validation_alias=AliasChoices("SLACK_APP_TOKEN"),
+        description="App-level token xapp-... with connections:write, for Socket Mode "
+        "(env only: SLACK_APP_TOKEN).",
+    )
+    slack_signing_secret: SecretStr | None = Field(
+        None,
+        validation_alias=AliasChoices("SLACK_SIGNING_SECRET"),
+        description="Signing secret that verifies Events API requests over HTTP "
+        "(env only: SLACK_SIGNING_SECRET).",
+    )
+    slack_api_url: str = Field(
+        "https://slack.com/api/",
+        description="Base URL of the Slack Web API (an enterprise proxy, or a fake in tests).",
+    )
+    slack_port: int = Field(
+        3000, ge=1, le=65535, description="Port `assistant slack --http` listens on."
+    )
+
+    @field_validator("slack_api_url")
+    @classmethod
+    def _slack_api_url(cls, v: str) -> str:
+        if not v.startswith(("https://", "http://")):
+            raise ValueError("slack_api_url must be an http(s) URL, e.g. https://slack.com/api/")
+        # The SDK joins method names onto it with urljoin: without the slash, ".../api" + method
+        # would silently drop the "api" segment.
+        return v if v.endswith("/") else v + "/"
 
     @field_validator("chunk_overlap")
     @classmethod
