@@ -274,6 +274,9 @@ def create_app(assistant: Assistant, ui: bool = True) -> FastAPI:
         filters = to_filters(body.filters)
         try:
             session = assistant.sessions.get(body.session_id)
+            # A one-shot question stays in memory; the conversation is written to disk once
+            # the client comes back with its session_id.
+            session.persist = body.session_id is not None
             answer = assistant.ask(question, session=session, filters=filters, top_k=body.top_k)
         except ValueError as exc:
             raise ApiError(422, str(exc)) from None

@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
+import os
 import re
+import socket
+import subprocess
+import sys
+import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -12,9 +17,11 @@ import httpx
 import openai
 import pytest
 from pydantic import SecretStr
+from typer.testing import CliRunner
 
 from assistant.app import NO_ANSWER, Assistant
 from assistant.chat import ChatSession
+from assistant.cli import app as cli_app
 from assistant.retrieval import Filters
 from tests.conftest import NATO_QUESTION, TAIWAN_QUESTION, make_settings
 from tests.live_server import LiveServer, live_server, sample_assistant_in
@@ -115,11 +122,14 @@ def test_ask_returns_the_contract(http: httpx.Client, server: LiveServer) -> Non
     assert (d["answer"], d["citations"]) == (same["answer"], same["citations"])
 
 
-def test_follow_up_within_a_session(http: httpx.Client) -> None:
+def test_follow_up_within_a_session(http: httpx.Client, server: LiveServer) -> None:
     first = ask(http, question=NATO_QUESTION).json()
+    saved = server.tmp / "index" / "sessions" / f"{first['session_id']}.json"
+    assert not saved.exists()  # a one-shot question leaves nothing on disk
     r = ask(http, question="And what did he say about China?", session_id=first["session_id"])
     d = r.json()
     assert d["session_id"] == first["session_id"]
+    assert saved.is_file()  # a conversation does, so it survives a restart
     assert "Stoltenberg" in d["standalone_question"]
     assert NATO_QUESTION in d["standalone_question"]
     alone = ask(http, question="And what did he say about China?").json()
@@ -392,3 +402,46 @@ def test_empty_and_mismatched_indexes_are_explained(tmp_path: Path, server: Live
         r = httpx.post(srv.url + "/api/ask", json={"question": NATO_QUESTION})
         assert_error(r, 500, "built with other settings", "--rebuild")
         assert_error(httpx.get(srv.url + "/health"), 500, "chunk_size")
+
+
+# --- the command --------------------------------------------------------------------------------
+def test_serve_command_starts_one_server(tmp_path: Path) -> None:
+    sample_assistant_in(tmp_path)
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    url = f"http://127.0.0.1:{port}"
+    cmd = [sys.executable, "-m", "assistant", "serve", "--index", "index", "--port", str(port)]
+    env = {**os.environ, "ASSISTANT_API_TOKEN": TOKEN}
+    proc = subprocess.Popen(
+        cmd, cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
+    )
+    try:
+        deadline = time.monotonic() + 120
+        while True:
+            assert proc.poll() is None, proc.communicate()[0]
+            assert time.monotonic() < deadline, "the server did not come up"
+            try:
+                if httpx.get(url + "/health").status_code == 200:
+                    break
+            except httpx.TransportError:
+                time.sleep(0.2)
+        r = httpx.post(url + "/api/ask", json={"question": NATO_QUESTION}, headers=AUTH)
+        assert r.status_code == 200 and r.json()["answered"] is True
+        assert httpx.post(url + "/api/ask", json={"question": NATO_QUESTION}).status_code == 401
+        assert "gradio" in httpx.get(url + "/").text.lower()
+    finally:
+        proc.terminate()
+        output = proc.communicate(timeout=30)[0]
+    assert f"Web UI {url}/" in output
+    assert TOKEN not in output
+
+
+def test_serve_refuses_a_mismatched_index_before_listening(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    sample_assistant_in(tmp_path)
+    monkeypatch.setenv("ASSISTANT_CHUNK_SIZE", "150")
+    r = CliRunner().invoke(cli_app, ["serve", "--index", str(tmp_path / "index")])
+    assert r.exit_code == 1
+    assert "built with other settings" in r.output and "Traceback" not in r.output
