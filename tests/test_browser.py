@@ -112,6 +112,13 @@ def test_unanswerable_notice_and_new_chat(page: Any) -> None:
     page.locator("#new-chat").click()
     expect(page.locator("#chatbot")).not_to_contain_text(NO_ANSWER)
     expect(page.locator("#notice")).to_be_hidden()
+    # The chat's own Clear button forgets the conversation and its sources too.
+    ask(page, NATO_QUESTION)
+    expect(page.locator("#sources mark").first).to_be_attached()
+    page.locator('#chatbot button[aria-label="Clear"]').click()
+    expect(page.locator("#sources mark")).to_have_count(0)
+    ask(page, "And what did he say about Finland?")
+    expect(page.locator('#chatbot a[href$="#cite-0-1"]')).to_be_visible()  # turn 0 again
 
 
 def test_example_question_on_the_empty_chat(page: Any) -> None:
