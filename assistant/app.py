@@ -163,6 +163,16 @@ class Assistant:
             yield paragraph + "\n\n"
         yield answer
 
+    def warm_up(self) -> None:
+        """Open the index and load the models before the first question: a server calls this
+        at start-up so that no request pays for it, and concurrent first requests do not each
+        build the backends."""
+        if self.store.count() == 0:
+            return
+        self.retriever.bm25()
+        _ = self.answerer
+        self.embedder.get_query_embedding("warm up")
+
     # --- inspection -----------------------------------------------------------------------
     def documents(self) -> list[dict[str, Any]]:
         recs = self.store.doc_records()

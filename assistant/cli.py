@@ -212,6 +212,45 @@ def chat(
         typer.echo(format_answer(answer))
 
 
+@app.command()
+def serve(
+    index: IndexOpt = None,
+    host: Annotated[
+        str | None, typer.Option("--host", help="Address to bind (default: settings host).")
+    ] = None,
+    port: Annotated[
+        int | None,
+        typer.Option("--port", min=1, max=65535, help="Port (default: settings port, 7860)."),
+    ] = None,
+) -> None:
+    """Start the web UI, the JSON API and the OpenAI-compatible API in one server."""
+    import uvicorn
+
+    from assistant.api import create_app
+
+    a = _assistant(index_dir=index, host=host, port=port)
+    with _errors():
+        a.warm_up()  # a mismatched index fails here, not on the first request
+        empty = a.store.count() == 0
+    s = a.settings
+    if empty:
+        typer.secho(
+            "warning: the index is empty: run `assistant ingest` or upload documents in the "
+            "web UI's Documents tab.",
+            err=True,
+            fg=typer.colors.YELLOW,
+        )
+    if s.api_token is None and s.host not in ("127.0.0.1", "localhost", "::1"):
+        typer.secho(
+            f"warning: serving on {s.host} without ASSISTANT_API_TOKEN: the API is open.",
+            err=True,
+            fg=typer.colors.YELLOW,
+        )
+    base = f"http://{s.host}:{s.port}"
+    typer.echo(f"Web UI {base}/  JSON API {base}/api/ask  OpenAI API {base}/v1")
+    uvicorn.run(create_app(a), host=s.host, port=s.port, log_level="info")
+
+
 @app.command("slack")
 def slack_bot(
     http: Annotated[

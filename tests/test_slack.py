@@ -1,8 +1,8 @@
 """The Slack bot end to end: the real slack-bolt app served over HTTP (and Socket Mode) against
 a fake Slack Web API on 127.0.0.1 that records what the bot calls.
 
-The app is mounted the way the API server mounts it (a route at /slack/events of a FastAPI app)
-and served by uvicorn on a free loopback port; the index is the sample corpus in a temp dir.
+The app is mounted by the API server itself (``create_app``: a route at /slack/events) and
+served by uvicorn on a free loopback port; the index is the sample corpus in a temp dir.
 """
 
 from __future__ import annotations
@@ -23,8 +23,8 @@ from typing import Any
 import httpx
 import pytest
 import uvicorn
-from fastapi import FastAPI
 
+from assistant.api import create_app
 from assistant.app import Assistant
 from assistant.settings import Settings
 from assistant.slack import (
@@ -96,10 +96,10 @@ def slack_env(fake: FakeSlack) -> Iterator[None]:
 
 @pytest.fixture(scope="module")
 def bot(sample_assistant: Assistant, fake: FakeSlack, slack_env: None) -> Iterator[Bot]:
-    settings = Settings(index_dir=sample_assistant.settings.index_dir)  # tokens from the env
-    slack = slack_asgi_app(sample_assistant, settings)
-    api = FastAPI()
-    api.add_route("/slack/events", slack, methods=["POST"])  # as assistant/api.py mounts it
+    # The server itself, as `assistant serve` builds it: tokens come from the env.
+    a = Assistant(Settings(index_dir=sample_assistant.settings.index_dir))
+    api = create_app(a, ui=False)
+    slack = api.state.slack
     sock = socket.socket()
     sock.bind(("127.0.0.1", 0))
     port = sock.getsockname()[1]
@@ -114,7 +114,7 @@ def bot(sample_assistant: Assistant, fake: FakeSlack, slack_env: None) -> Iterat
         f"http://127.0.0.1:{port}/slack/events",
         fake,
         slack.state.slack_executor,
-        sample_assistant,
+        a,
     )
     server.should_exit = True
     thread.join(10)
