@@ -80,7 +80,9 @@ class Settings(BaseSettings):
 
     # --- answering ---
     llm: Literal["none", "openai", "ollama"] = Field(
-        "none", description="Answering backend: 'none' = extractive, offline."
+        "none",
+        description="Answering backend: 'none' = extractive, offline; 'openai' = any "
+        "OpenAI-compatible server (llm_base_url); 'ollama' = an Ollama server (ollama_url).",
     )
     llm_base_url: str | None = Field(
         None, description="Base URL of an OpenAI-compatible server (llm='openai')."
@@ -104,6 +106,58 @@ class Settings(BaseSettings):
         ge=0,
         le=1,
         description="Share of the question's key terms the evidence must cover to answer.",
+    )
+
+    # --- LLM answering (llm = 'openai' | 'ollama'; see assistant/llm.py) ---
+    ollama_url: str = Field(
+        "http://127.0.0.1:11434", description="Base URL of the Ollama server (llm='ollama')."
+    )
+    llm_chat: bool = Field(
+        True,
+        description="llm='openai': use /v1/chat/completions; false = /v1/completions with one "
+        "plain prompt (servers without a chat template).",
+    )
+    llm_timeout: float = Field(
+        60.0, gt=0, le=3600, description="Seconds to wait for the LLM server before giving up."
+    )
+    llm_retries: int = Field(
+        1,
+        ge=0,
+        le=10,
+        description="Retries of a failed LLM request (connection error, timeout, HTTP 429/5xx).",
+    )
+    llm_fallback: Literal["extractive", "error"] = Field(
+        "extractive",
+        description="When the LLM is down or too slow: 'extractive' = answer with quoted "
+        "passages and a notice; 'error' = fail with a clear error.",
+    )
+    llm_context_tokens: int = Field(
+        8192,
+        ge=1024,
+        le=2_000_000,
+        description="The model's context window in tokens; as many ranked passages as fit are "
+        "sent (counted with tiktoken: leave headroom for models whose tokenizer is less dense).",
+    )
+    llm_max_tokens: int = Field(
+        512, ge=32, le=32768, description="Most tokens the model may write in one answer."
+    )
+    llm_temperature: float = Field(0.0, ge=0, le=2, description="LLM sampling temperature.")
+    llm_unsupported: Literal["drop", "mark"] = Field(
+        "drop",
+        description="An answer sentence its citations do not support is dropped, or kept and "
+        "marked [unverified].",
+    )
+    verify_threshold: float = Field(
+        0.65,
+        ge=0,
+        le=1,
+        description="Support a cited passage must give an answer sentence: the mean of "
+        "stemmed-term coverage and embedding similarity.",
+    )
+    prompts_dir: Path | None = Field(
+        None,
+        description="Folder of the prompt templates (system, answer, condense, refusal .txt); "
+        "unset = the prompts/ folder shipped with the assistant.",
     )
 
     # --- server ---
