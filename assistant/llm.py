@@ -277,16 +277,21 @@ class LLMAnswerer:
         self.prompts = prompts
         self.verifier = Verifier(settings, embed, idf)
         self._lock = threading.Lock()
+        self._llm: Any = None
         if settings.llm == "ollama":
             self.where = f"Ollama at {settings.ollama_url} (model {settings.llm_model})"
         else:
             url = settings.llm_base_url or OPENAI_DEFAULT_URL
             self.where = f"LLM server at {url} (model {settings.llm_model})"
 
-    @cached_property
+    @property
     def llm(self) -> Any:
-        with self._lock:
-            return make_llm(self.settings)
+        """The llama-index LLM, built on first use (one per process, shared by threads)."""
+        if self._llm is None:
+            with self._lock:
+                if self._llm is None:
+                    self._llm = make_llm(self.settings)
+        return self._llm
 
     @cached_property
     def _encoding(self) -> Any:

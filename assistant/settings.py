@@ -27,6 +27,22 @@ def _toml_path() -> Path:
     return Path(os.environ.get("ASSISTANT_CONFIG", "assistant.toml"))
 
 
+class _TomlWithoutSecrets(TomlConfigSettingsSource):
+    """The TOML file, refusing secrets: files get committed and shared, and a key left in
+    one would otherwise be used silently."""
+
+    def __call__(self) -> dict[str, Any]:
+        data = super().__call__()
+        found = sorted(SECRET_FIELDS & set(data))
+        if found:
+            env = ", ".join(f"ASSISTANT_{k.upper()}" for k in found)
+            raise ValueError(
+                f"{self.toml_file_path} sets {', '.join(found)}: secrets are read from the "
+                f"environment only ({env})"
+            )
+        return data
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="ASSISTANT_", extra="ignore")
 
@@ -194,7 +210,7 @@ class Settings(BaseSettings):
         return (
             init_settings,
             env_settings,
-            TomlConfigSettingsSource(settings_cls, toml_file=_toml_path()),
+            _TomlWithoutSecrets(settings_cls, toml_file=_toml_path()),
         )
 
     def llm_key(self) -> str | None:

@@ -228,42 +228,53 @@ class Verifier:
         by_id: dict[int, Evidence],
         doc_texts: dict[str, str],
     ) -> list[list[tuple[int, Support]]]:
-        """For each claim, the cited evidence ids that support it, with the supporting span."""
-        plans: list[list[tuple[int, list[tuple[int, int]]]]] = []
+        """For each claim, the cited evidence ids that support it, with the supporting span.
+
+        The cheap tests run first (names, figures, term coverage), so only spans that could
+        still pass are embedded: embedding every sentence of every cited passage would cost
+        more than all the rest of answering.
+        """
+        context = _document_vocabulary(by_id.values())
+        # claim index -> [(evidence id, [(span, lexical coverage)])]
+        plans: list[list[tuple[int, list[tuple[tuple[int, int], float]]]]] = []
         spans: dict[tuple[str, int, int], str] = {}
         for claim, valid in checks:
-            plan = []
-            for n in valid:
-                ev = by_id[n]
-                cands = _candidates(claim.text, ev)
-                for a, b in cands:
-                    spans[(ev.doc_id, a, b)] = doc_texts[ev.doc_id][a:b]
-                plan.append((n, cands))
-            plans.append(plan)
-        vectors = self._span_vectors(spans)
-        claim_vecs = self._embed([c.text for c, _ in checks])
-        context = _document_vocabulary(by_id.values())
-
-        out: list[list[tuple[int, Support]]] = []
-        for i, ((claim, _valid), plan) in enumerate(zip(checks, plans, strict=True)):
             weights = self._weights(claim.text)
             names = question_entities(claim.text)
             nums = _numbers(claim.text)
-            found: list[tuple[int, Support]] = []
-            for n, cands in plan:
+            plan = []
+            for n in valid:
                 ev = by_id[n]
                 vocab, stems, numbers = context[ev.doc_id]
                 if any(e not in vocab and stem(e) not in stems for e in names):
                     continue  # a name the cited document never mentions
                 if not nums <= numbers:
                     continue  # a figure or date the cited document does not give
+                doc = doc_texts[ev.doc_id]
+                lexical = [
+                    ((a, b), _coverage(weights, doc[a:b])) for a, b in _candidates(claim.text, ev)
+                ]
+                kept = [(span, lex) for span, lex in lexical if lex >= MIN_LEXICAL]
+                for a, b in (span for span, _ in kept):
+                    spans[(ev.doc_id, a, b)] = doc[a:b]
+                plan.append((n, kept))
+            plans.append(plan)
+        vectors = self._span_vectors(spans)
+        wanted = [i for i, plan in enumerate(plans) if any(c for _, c in plan)]
+        claim_vecs = dict(
+            zip(wanted, self._embed([checks[i][0].text for i in wanted]), strict=False)
+        )
+
+        out: list[list[tuple[int, Support]]] = []
+        for i, plan in enumerate(plans):
+            found: list[tuple[int, Support]] = []
+            for n, cands in plan:
+                doc_id = by_id[n].doc_id
                 best: Support | None = None
-                for a, b in cands:
-                    text = spans[(ev.doc_id, a, b)]
-                    lex = _coverage(weights, text)
-                    vec = vectors.get((ev.doc_id, a, b))
-                    sem = float(vec @ claim_vecs[i]) if vec is not None and claim_vecs.size else lex
-                    if lex < MIN_LEXICAL or sem < MIN_SEMANTIC:
+                for (a, b), lex in cands:
+                    vec, q = vectors.get((doc_id, a, b)), claim_vecs.get(i)
+                    sem = float(vec @ q) if vec is not None and q is not None else lex
+                    if sem < MIN_SEMANTIC:
                         continue
                     score = (lex + sem) / 2
                     # a longer span must earn its extra sentences to replace a shorter one

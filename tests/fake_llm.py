@@ -29,6 +29,7 @@ class Seen:
 
     path: str
     body: dict[str, Any]
+    headers: dict[str, str] = field(default_factory=dict)
 
     @property
     def stream(self) -> bool:
@@ -68,7 +69,7 @@ class FakeLLM:
 
         async def handle(request: Request, kind: str) -> Response:
             body = await request.json()
-            seen = Seen(request.url.path, body)
+            seen = Seen(request.url.path, body, dict(request.headers))
             self.requests.append(seen)
             if self.delay:
                 await asyncio.sleep(self.delay)

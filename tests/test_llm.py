@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import re
 import shutil
+import tomllib
 from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -19,6 +21,7 @@ from assistant.answering import NO_ANSWER
 from assistant.app import Assistant
 from assistant.chat import ChatSession
 from assistant.llm import LLMUnavailable
+from assistant.settings import Settings
 from assistant.text import sentence_spans
 from assistant.types import Answer
 from tests.conftest import NATO_QUESTION, ROOT, SAMPLE_CORPUS, make_settings
@@ -441,3 +444,87 @@ def test_ollama_backend(sample_assistant: Assistant, fake: FakeLLM, stream: bool
     assert seen.path == "/api/chat" and seen.body["model"] == "llama3.1"
     assert seen.body["options"]["num_ctx"] == a.settings.llm_context_tokens
     assert bool(seen.body.get("stream")) is stream
+
+
+# --- settings, keys and docs ------------------------------------------------------------------
+LLM_FIELDS = [
+    "llm",
+    "llm_base_url",
+    "ollama_url",
+    "llm_model",
+    "llm_chat",
+    "llm_context_tokens",
+    "llm_max_tokens",
+    "llm_temperature",
+    "llm_timeout",
+    "llm_retries",
+    "llm_fallback",
+    "llm_unsupported",
+    "verify_threshold",
+    "prompts_dir",
+]
+
+
+def _readme_section() -> str:
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    return readme.split("## Answering with an LLM", 1)[1].split("\n## ", 1)[0]
+
+
+def test_every_llm_setting_is_documented() -> None:
+    section = _readme_section()
+    for name in LLM_FIELDS:
+        assert name in Settings.model_fields, name
+        assert f"`{name}`" in section, f"{name} is not in the README's LLM section"
+        assert Settings.model_fields[name].description, name
+
+
+def test_readme_config_examples_are_valid_settings() -> None:
+    examples = re.findall(r"```toml\n(.*?)```", _readme_section(), re.S)
+    backends = set()
+    for text in examples:
+        values = tomllib.loads(text)
+        s = Settings(**values)
+        backends.add(s.llm)
+    assert backends == {"ollama", "openai"}
+
+
+def test_a_key_in_the_config_file_is_refused(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    config = tmp_path / "assistant.toml"
+    config.write_text('llm = "openai"\nllm_api_key = "sk-in-a-file"\n', encoding="utf-8")
+    monkeypatch.setenv("ASSISTANT_CONFIG", str(config))
+    with pytest.raises(ValueError, match="environment only") as info:
+        Settings()
+    assert "sk-in-a-file" not in str(info.value)
+
+
+@pytest.mark.parametrize(
+    ("env", "sent"),
+    [
+        ({"ASSISTANT_LLM_API_KEY": "sk-assistant", "OPENAI_API_KEY": "sk-openai"}, "sk-assistant"),
+        ({"OPENAI_API_KEY": "sk-openai"}, "sk-openai"),
+    ],
+)
+def test_the_key_comes_from_the_environment_and_is_never_shown(
+    sample_assistant: Assistant,
+    fake: FakeLLM,
+    monkeypatch: pytest.MonkeyPatch,
+    env: dict[str, str],
+    sent: str,
+) -> None:
+    monkeypatch.delenv("OPENAI_API_KEY", raising=False)
+    for k, v in env.items():
+        monkeypatch.setenv(k, v)
+    fields = {"index_dir": sample_assistant.settings.index_dir, **llm_settings(fake)}
+    a = Assistant(Settings(**fields))
+    for name in ("store", "embedder", "retriever"):
+        a.__dict__[name] = getattr(sample_assistant, name)
+    fake.responder = well_cited
+    a.ask(NATO_QUESTION)
+    assert fake.requests[-1].headers["authorization"] == f"Bearer {sent}"
+    fake.status = 401
+    with pytest.raises(LLMUnavailable, match="authentication failed") as info:
+        variant(a, llm_fallback="error").ask(NATO_QUESTION)
+    shown = " ".join([str(info.value), str(a.settings.public_dict()), repr(a.settings)])
+    assert sent not in shown
