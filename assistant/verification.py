@@ -18,8 +18,13 @@ stored text. Markers to evidence the model was not given, or that does not suppo
 sentence, are removed; sentences left without support are dropped or marked, per
 ``llm_unsupported``; citations are renumbered in order of first use.
 
+A sentence citing several passages is first checked against each alone; if that leaves some
+citations unsupported, the passages are checked together: jointly they must cover it, and each
+must add terms the others lack (a citation that adds nothing is removed).
+
 What this cannot catch: a sentence that reuses a passage's words to say something it does not
-(a negation, a swapped subject). That needs an entailment model; the assistant runs none.
+(a negation, a swapped subject), or adds a small detail to a sentence that is otherwise
+supported. That needs an entailment model; the assistant runs none.
 """
 
 from __future__ import annotations
@@ -43,11 +48,18 @@ UNVERIFIED = "[unverified]"
 MIN_LEXICAL = 0.45  # below this share of its terms a passage cannot support a sentence...
 MIN_SEMANTIC = 0.55  # ...nor below this similarity, however well the other signal scores
 MAX_SPAN_SENTENCES = 3  # a quote longer than this would support almost anything
+MIN_PART = 0.2  # share of a sentence's terms each passage must give to a joint claim...
+MIN_COMBINED_LEXICAL = 0.6  # ...and the share the passages must give together
 VECTOR_CACHE = 20000
 
-_MARKER = re.compile(r"\[\s*(\d+(?:\s*[,;–-]\s*\d+)*)\s*\]")
-_LEADING_MARKERS = re.compile(r"^(?:\s*\[\s*\d+(?:\s*[,;–-]\s*\d+)*\s*\])+")
-_GLUED = re.compile(r"([.!?])(\[\d)")  # "sentence.[1] Next" -> "sentence. [1] Next"
+# "[1]", "[1, 2]", "[1-3]", and the "[Evidence 2]" / "[id=3]" some models write instead
+_ONE_MARKER = (
+    r"\[\s*(?:(?:evidence|passage|source|doc|document|id)\s*[=:#]?\s*)?"
+    r"(\d+(?:\s*[,;–-]\s*\d+)*)\s*\]"
+)
+_MARKER = re.compile(_ONE_MARKER, re.I)
+_LEADING_MARKERS = re.compile(rf"^(?:\s*{_ONE_MARKER})+", re.I)
+_GLUED = re.compile(r"([.!?])(\[)")  # "sentence.[1] Next" -> "sentence. [1] Next"
 _BULLET = re.compile(r"^\s*(?:[-*•]|\d+[.)])\s+")
 _THINK = re.compile(r"<think>.*?(?:</think>|$)", re.S | re.I)
 _NUMBER = re.compile(r"\d[\d,.]*\d|\d")
@@ -80,6 +92,25 @@ class Support:
     score: float
     start: int
     end: int
+
+
+@dataclass
+class _Option:
+    """One passage a claim cites, with its spans that share enough terms with the claim."""
+
+    n: int
+    doc_id: str
+    alone: bool  # every name and figure of the claim is in this document
+    cands: list[tuple[int, int, float]]  # (start, end, term coverage)
+    dated: str = ""  # the passage's publication date, as words
+
+
+@dataclass
+class _Plan:
+    weights: dict[str, float]
+    names: list[str]
+    numbers: set[str] = field(default_factory=set)
+    options: list[_Option] = field(default_factory=list)
 
 
 @dataclass
@@ -234,57 +265,109 @@ class Verifier:
         still pass are embedded: embedding every sentence of every cited passage would cost
         more than all the rest of answering.
         """
-        context = _document_vocabulary(by_id.values())
-        # claim index -> [(evidence id, [(span, lexical coverage)])]
-        plans: list[list[tuple[int, list[tuple[tuple[int, int], float]]]]] = []
+        vocab = _document_vocabulary(by_id.values())
+        plans: list[_Plan] = []
         spans: dict[tuple[str, int, int], str] = {}
         for claim, valid in checks:
-            weights = self._weights(claim.text)
-            names = question_entities(claim.text)
-            nums = _numbers(claim.text)
-            plan = []
+            plan = _Plan(self._weights(claim.text), question_entities(claim.text))
+            plan.numbers = _numbers(claim.text)
+            floor = MIN_PART if len(valid) > 1 else MIN_LEXICAL
             for n in valid:
                 ev = by_id[n]
-                vocab, stems, numbers = context[ev.doc_id]
-                if any(e not in vocab and stem(e) not in stems for e in names):
-                    continue  # a name the cited document never mentions
-                if not nums <= numbers:
-                    continue  # a figure or date the cited document does not give
+                alone = _states_only(plan, [vocab[ev.doc_id]])
+                if not alone and len(valid) == 1:
+                    continue
                 doc = doc_texts[ev.doc_id]
-                lexical = [
-                    ((a, b), _coverage(weights, doc[a:b])) for a, b in _candidates(claim.text, ev)
+                # the passage's date was shown with it: "in 2023" is covered by its header
+                dated = " " + (ev.hit.chunk.published or "").replace("-", " ")
+                cands = [
+                    (a, b, lex)
+                    for a, b in _candidates(claim.text, ev)
+                    if (lex := _coverage(plan.weights, doc[a:b] + dated)) >= floor
                 ]
-                kept = [(span, lex) for span, lex in lexical if lex >= MIN_LEXICAL]
-                for a, b in (span for span, _ in kept):
+                for a, b, _lex in cands:
                     spans[(ev.doc_id, a, b)] = doc[a:b]
-                plan.append((n, kept))
+                plan.options.append(_Option(n, ev.doc_id, alone, cands, dated))
             plans.append(plan)
         vectors = self._span_vectors(spans)
-        wanted = [i for i, plan in enumerate(plans) if any(c for _, c in plan)]
-        claim_vecs = dict(
-            zip(wanted, self._embed([checks[i][0].text for i in wanted]), strict=False)
-        )
+        wanted = [i for i, p in enumerate(plans) if any(o.cands for o in p.options)]
+        embedded = self._embed([checks[i][0].text for i in wanted])
+        claim_vecs = dict(zip(wanted, embedded, strict=False))
 
         out: list[list[tuple[int, Support]]] = []
         for i, plan in enumerate(plans):
-            found: list[tuple[int, Support]] = []
-            for n, cands in plan:
-                doc_id = by_id[n].doc_id
-                best: Support | None = None
-                for (a, b), lex in cands:
-                    vec, q = vectors.get((doc_id, a, b)), claim_vecs.get(i)
-                    sem = float(vec @ q) if vec is not None and q is not None else lex
-                    if sem < MIN_SEMANTIC:
-                        continue
-                    score = (lex + sem) / 2
-                    # a longer span must earn its extra sentences to replace a shorter one
-                    longer = best is not None and b - a > best.end - best.start
-                    if best is None or score > best.score + (0.03 if longer else 0.0):
-                        best = Support(score, a, b)
+            q = claim_vecs.get(i)
+            found = []
+            for o in plan.options:
+                best = self._best(o, vectors, q) if o.alone else None
                 if best is not None and best.score >= self.settings.verify_threshold:
-                    found.append((n, best))
+                    found.append((o.n, best))
+            if len(plan.options) > 1 and len(found) < len(plan.options):
+                combined = self._combined(plan, vocab, spans, vectors, q)
+                if combined and len(combined) > len(found):
+                    found = combined
             out.append(found)
         return out
+
+    def _best(
+        self,
+        option: _Option,
+        vectors: dict[tuple[str, int, int], np.ndarray],
+        q: np.ndarray | None,
+    ) -> Support | None:
+        """The span of one passage that best supports the claim on its own."""
+        best: Support | None = None
+        for a, b, lex in option.cands:
+            if lex < MIN_LEXICAL:
+                continue
+            sem = _similarity(vectors.get((option.doc_id, a, b)), q, lex)
+            if sem < MIN_SEMANTIC:
+                continue
+            score = (lex + sem) / 2
+            # a longer span must earn its extra sentences to replace a shorter one
+            longer = best is not None and b - a > best.end - best.start
+            if best is None or score > best.score + (0.03 if longer else 0.0):
+                best = Support(score, a, b)
+        return best
+
+    def _combined(
+        self,
+        plan: _Plan,
+        vocab: dict[str, tuple[set[str], set[str], set[str]]],
+        spans: dict[tuple[str, int, int], str],
+        vectors: dict[tuple[str, int, int], np.ndarray],
+        q: np.ndarray | None,
+    ) -> list[tuple[int, Support]]:
+        """Support for a sentence that joins what several cited passages say ("pledged
+        long-term support in 2023, as in 2022 [1][2]"): together the passages must cover it,
+        and each must add something the others do not."""
+        parts = []
+        for o in plan.options:
+            if o.cands:  # the span of this passage closest to the claim
+
+                def closeness(c: tuple[int, int, float], o: _Option = o) -> float:
+                    return c[2] + _similarity(vectors.get((o.doc_id, c[0], c[1])), q, c[2])
+
+                a, b, _lex = max(o.cands, key=closeness)
+                parts.append((o, a, b, set(terms(spans[(o.doc_id, a, b)] + o.dated))))
+        if len(parts) < 2 or not _states_only(plan, [vocab[p[0].doc_id] for p in parts]):
+            return []
+        total = sum(plan.weights.values()) or 1.0
+
+        def covered(ps: list[tuple[_Option, int, int, set[str]]]) -> float:
+            have = set().union(*(p[3] for p in ps))
+            return sum(w for t, w in plan.weights.items() if t in have) / total
+
+        whole = covered(parts)
+        if any(covered([p for p in parts if p is not part]) >= whole for part in parts):
+            return []  # a citation that adds nothing is not support
+        sem = max(_similarity(vectors.get((p[0].doc_id, p[1], p[2])), q, whole) for p in parts)
+        score = (whole + sem) / 2
+        if whole < MIN_COMBINED_LEXICAL or sem < MIN_SEMANTIC:
+            return []
+        if score < self.settings.verify_threshold:
+            return []
+        return [(o.n, Support(score, a, b)) for o, a, b, _t in parts]
 
     def _weights(self, text: str) -> dict[str, float]:
         ts = set(terms(text))
@@ -329,6 +412,19 @@ def _candidates(claim: str, ev: Evidence) -> list[tuple[int, int]]:
             if 0 < len(around) <= MAX_SPAN_SENTENCES:
                 cands.append((around[0][0], around[-1][1]))
     return list(dict.fromkeys(cands))
+
+
+def _states_only(plan: _Plan, docs: list[tuple[set[str], set[str], set[str]]]) -> bool:
+    """Every name and figure of the claim appears in what the model was shown of ``docs``."""
+    words_ = set().union(*(d[0] for d in docs))
+    stems = set().union(*(d[1] for d in docs))
+    numbers = set().union(*(d[2] for d in docs))
+    names_ok = all(e in words_ or stem(e) in stems for e in plan.names)
+    return names_ok and plan.numbers <= numbers
+
+
+def _similarity(vec: np.ndarray | None, q: np.ndarray | None, fallback: float) -> float:
+    return float(vec @ q) if vec is not None and q is not None else fallback
 
 
 def _coverage(weights: dict[str, float], text: str) -> float:

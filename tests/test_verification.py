@@ -17,14 +17,17 @@ REFUSALS = ["The documents do not contain an answer to this question."]
 def test_markers_after_the_full_stop_belong_to_the_sentence_before() -> None:
     claims = split_claims(
         "NATO met in Brussels. [1] It pledged support [2, 3].[4]\n\n"
-        "- Fuel was delivered [1-3][9]\n[5]"
+        "- Fuel was delivered [1-3][9]\n[5]\nKyiv gained ground [Evidence 6]. "
+        "It held [id=7]."
     )
     assert [(c.text, c.cited) for c in claims] == [
         ("NATO met in Brussels.", [1]),
         ("It pledged support.", [2, 3, 4]),
         ("- Fuel was delivered", [1, 2, 3, 9, 5]),
+        ("Kyiv gained ground.", [6]),
+        ("It held.", [7]),
     ]
-    assert [c.sep for c in claims] == ["", " ", "\n\n"]
+    assert [c.sep for c in claims] == ["", " ", "\n\n", "\n", " "]
 
 
 @pytest.fixture(scope="module")
@@ -120,3 +123,56 @@ def test_evidence_never_repeats_a_sentence(
     seen = [(e.doc_id, s) for e in evs for s in e.sentences]
     assert len(seen) == len(set(seen))
     assert [e.n for e in evs] == list(range(1, len(evs) + 1))
+
+
+@pytest.mark.parametrize(
+    ("claim", "cites", "kept"),
+    [
+        # each passage gives half the sentence: both citations stay
+        (
+            "Stoltenberg pledged NATO's long-term support to Ukraine, and NATO will stand "
+            "with Ukraine for as long as it takes.",
+            ["reaffirm NATO's long-term support", "as long as it takes"],
+            2,
+        ),
+        # a year each passage's date supplies
+        (
+            "In 2023 Stoltenberg reaffirmed NATO's long-term support, after saying in 2022 "
+            "that NATO would not reduce its support for Ukraine.",
+            ["reaffirm NATO's long-term support", "not reduce its support"],
+            2,
+        ),
+        # a second citation that adds nothing is removed
+        (
+            "Stoltenberg said NATO will reaffirm its long-term support to Ukraine.",
+            ["reaffirm NATO's long-term support", "as long as it takes"],
+            1,
+        ),
+        # half of it is in neither passage
+        (
+            "Stoltenberg reaffirmed NATO's long-term support and called for the pause in "
+            "Gaza to be extended.",
+            ["reaffirm NATO's long-term support", "as long as it takes"],
+            0,
+        ),
+    ],
+)
+def test_a_sentence_joining_two_passages_needs_both(
+    sample_assistant: Assistant,
+    evidence: tuple[list[Evidence], dict[str, str]],
+    claim: str,
+    cites: list[str],
+    kept: int,
+) -> None:
+    evs, texts = evidence
+    ids = [_id(evs, phrase) for phrase in cites]
+    assert "Gaza" not in " ".join(e.text for e in evs if e.n in ids)
+    marks = "".join(f"[{n}]" for n in ids)
+    verifier = Verifier(
+        sample_assistant.settings, sample_assistant._embed_texts, sample_assistant.idf
+    )
+    draft = verifier.verify(f"{claim[:-1]} {marks}.", evs, texts, REFUSALS)
+    assert len(draft.citations) == kept
+    assert draft.answered is (kept > 0)
+    for c, phrase in zip(draft.citations, cites, strict=False):
+        assert phrase in c.quote
