@@ -53,6 +53,7 @@ class Draft:
     answer: str
     citations: list[Citation]
     notices: list[str] = field(default_factory=list)
+    verification: dict[str, int] | None = None  # set when an LLM wrote the answer
 
 
 def passages_from_hits(hits: list[Hit], doc_texts: dict[str, str]) -> list[Passage]:

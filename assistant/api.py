@@ -32,6 +32,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from assistant.app import NO_ANSWER, Assistant, EmptyIndex
 from assistant.chat import ChatSession, session_from_exchanges
 from assistant.dates import normalise_date
+from assistant.llm import LLMError
 from assistant.retrieval import Filters
 from assistant.store import IndexBusy, IndexMismatch
 from assistant.types import Answer
@@ -169,6 +170,17 @@ def completion_id() -> str:
 
 def sse(data: dict[str, Any] | str) -> str:
     return f"data: {data if isinstance(data, str) else json.dumps(data, ensure_ascii=False)}\n\n"
+
+
+def verified_pieces(first: str | Answer, rest: Iterator[str | Answer]) -> Iterator[str | Answer]:
+    """An LLM's streamed text is a draft that verification may cut or renumber, and an SSE
+    stream cannot take text back: wait for the verified answer and stream that instead."""
+    item = first
+    while not isinstance(item, Answer):
+        item = next(rest)
+    for paragraph in item.answer.split("\n\n"):
+        yield paragraph + "\n\n"
+    yield item
 
 
 def stream_chunks(first: str | Answer, rest: Iterator[str | Answer]) -> Iterator[str]:
@@ -348,6 +360,9 @@ def create_app(assistant: Assistant, ui: bool = True) -> FastAPI:
         try:
             pieces = assistant.stream(question, session=session, filters=filters, top_k=body.top_k)
             first = next(pieces)  # the answer is computed here, so errors still get a status
+            if assistant.llm is not None:
+                pieces = verified_pieces(first, pieces)
+                first = next(pieces)
         except ValueError as exc:
             raise ApiError(422, str(exc)) from None
         if body.stream:
@@ -418,6 +433,10 @@ def _add_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(IndexBusy)
     async def busy(request: Request, exc: IndexBusy) -> JSONResponse:
         return error_response(409, str(exc), "index_busy", "index_busy")
+
+    @app.exception_handler(LLMError)
+    async def llm_down(request: Request, exc: LLMError) -> JSONResponse:
+        return error_response(503, str(exc), "llm_unavailable", "llm_unavailable")
 
     @app.exception_handler(IndexMismatch)
     async def mismatch(request: Request, exc: IndexMismatch) -> JSONResponse:

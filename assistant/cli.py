@@ -45,11 +45,12 @@ def _errors() -> Iterator[None]:
     from pydantic import ValidationError
 
     from assistant.app import EmptyIndex
+    from assistant.llm import LLMError
     from assistant.store import IndexBusy, IndexMismatch
 
     try:
         yield
-    except (IndexMismatch, EmptyIndex, IndexBusy, FileNotFoundError, ValueError) as exc:
+    except (IndexMismatch, EmptyIndex, IndexBusy, FileNotFoundError, ValueError, LLMError) as exc:
         if isinstance(exc, ValidationError):
             _fail("invalid settings:\n" + _validation_text(exc), 2)
         _fail(str(exc))
@@ -67,7 +68,7 @@ def _assistant(**overrides: Any) -> Any:
 
     with _errors():
         settings = load_settings(**overrides)
-    return Assistant(settings)
+        return Assistant(settings)  # an LLM backend's extra and prompts are checked here
 
 
 def _filters(since: str | None, until: str | None) -> Any:
@@ -170,6 +171,7 @@ def ask(
 
 def _batch_one(a: Any, raw: str, lineno: int, filters: Any, top_k: int | None) -> dict[str, Any]:
     from assistant.app import EmptyIndex
+    from assistant.llm import LLMError
 
     try:
         item = json.loads(raw)
@@ -180,7 +182,7 @@ def _batch_one(a: Any, raw: str, lineno: int, filters: Any, top_k: int | None) -
         return {"line": lineno, "error": 'expected a JSON object with a string "question"'}
     try:
         return dict(a.ask(q, filters=filters, top_k=top_k).to_dict())
-    except (ValueError, EmptyIndex) as exc:
+    except (ValueError, EmptyIndex, LLMError) as exc:
         return {"line": lineno, "question": q, "error": str(exc)}
 
 

@@ -36,6 +36,22 @@ def _toml_path() -> Path:
     return Path(os.environ.get("ASSISTANT_CONFIG", "assistant.toml"))
 
 
+class _TomlWithoutSecrets(TomlConfigSettingsSource):
+    """The TOML file, refusing secrets: files get committed and shared, and a key left in
+    one would otherwise be used silently."""
+
+    def __call__(self) -> dict[str, Any]:
+        data = super().__call__()
+        found = sorted(SECRET_FIELDS & set(data))
+        if found:
+            env = ", ".join(f"ASSISTANT_{k.upper()}" for k in found)
+            raise ValueError(
+                f"{self.toml_file_path} sets {', '.join(found)}: secrets are read from the "
+                f"environment only ({env})"
+            )
+        return data
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="ASSISTANT_", extra="ignore")
 
@@ -89,7 +105,9 @@ class Settings(BaseSettings):
 
     # --- answering ---
     llm: Literal["none", "openai", "ollama"] = Field(
-        "none", description="Answering backend: 'none' = extractive, offline."
+        "none",
+        description="Answering backend: 'none' = extractive, offline; 'openai' = any "
+        "OpenAI-compatible server (llm_base_url); 'ollama' = an Ollama server (ollama_url).",
     )
     llm_base_url: str | None = Field(
         None, description="Base URL of an OpenAI-compatible server (llm='openai')."
@@ -113,6 +131,58 @@ class Settings(BaseSettings):
         ge=0,
         le=1,
         description="Share of the question's key terms the evidence must cover to answer.",
+    )
+
+    # --- LLM answering (llm = 'openai' | 'ollama'; see assistant/llm.py) ---
+    ollama_url: str = Field(
+        "http://127.0.0.1:11434", description="Base URL of the Ollama server (llm='ollama')."
+    )
+    llm_chat: bool = Field(
+        True,
+        description="llm='openai': use /v1/chat/completions; false = /v1/completions with one "
+        "plain prompt (servers without a chat template).",
+    )
+    llm_timeout: float = Field(
+        60.0, gt=0, le=3600, description="Seconds to wait for the LLM server before giving up."
+    )
+    llm_retries: int = Field(
+        1,
+        ge=0,
+        le=10,
+        description="Retries of a failed LLM request (connection error, timeout, HTTP 429/5xx).",
+    )
+    llm_fallback: Literal["extractive", "error"] = Field(
+        "extractive",
+        description="When the LLM is down or too slow: 'extractive' = answer with quoted "
+        "passages and a notice; 'error' = fail with a clear error.",
+    )
+    llm_context_tokens: int = Field(
+        8192,
+        ge=1024,
+        le=2_000_000,
+        description="The model's context window in tokens; as many ranked passages as fit are "
+        "sent (counted with tiktoken: leave headroom for models whose tokenizer is less dense).",
+    )
+    llm_max_tokens: int = Field(
+        512, ge=32, le=32768, description="Most tokens the model may write in one answer."
+    )
+    llm_temperature: float = Field(0.0, ge=0, le=2, description="LLM sampling temperature.")
+    llm_unsupported: Literal["drop", "mark"] = Field(
+        "drop",
+        description="An answer sentence its citations do not support is dropped, or kept and "
+        "marked [unverified].",
+    )
+    verify_threshold: float = Field(
+        0.65,
+        ge=0,
+        le=1,
+        description="Support a cited passage must give an answer sentence: the mean of "
+        "stemmed-term coverage and embedding similarity.",
+    )
+    prompts_dir: Path | None = Field(
+        None,
+        description="Folder of the prompt templates (system, answer, condense, refusal .txt); "
+        "unset = the prompts/ folder shipped with the assistant.",
     )
 
     # --- server ---
@@ -185,7 +255,7 @@ class Settings(BaseSettings):
         return (
             init_settings,
             env_settings,
-            TomlConfigSettingsSource(settings_cls, toml_file=_toml_path()),
+            _TomlWithoutSecrets(settings_cls, toml_file=_toml_path()),
         )
 
     def llm_key(self) -> str | None:
