@@ -53,6 +53,7 @@ class Draft:
     answer: str
     citations: list[Citation]
     notices: list[str] = field(default_factory=list)
+    verification: dict[str, int] | None = None  # set when an LLM wrote the answer
 
 
 def passages_from_hits(hits: list[Hit], doc_texts: dict[str, str]) -> list[Passage]:
@@ -182,15 +183,17 @@ class ExtractiveAnswerer:
         keys = [(p.doc_id, p.start, p.end) for p in passages]
         with self._vec_lock:
             missing = [i for i, k in enumerate(keys) if k not in self._vectors]
+            found = {k: self._vectors[k] for k in keys if k in self._vectors}
         if missing:
             fresh = self.embed([passages[i].text for i in missing])
             with self._vec_lock:
                 for i, v in zip(missing, fresh, strict=True):
                     self._vectors[keys[i]] = v
+                    found[keys[i]] = v
                 while len(self._vectors) > VECTOR_CACHE:
                     self._vectors.popitem(last=False)
-        with self._vec_lock:
-            return [self._vectors[k] for k in keys]
+        # From the local copy: another thread may evict a key from the full cache meanwhile.
+        return [found[k] for k in keys]
 
     def _select(self, passages: list[Passage]) -> list[Passage]:
         pool = [p for p in passages if len(words(p.text)) >= MIN_WORDS and p.coverage > 0]

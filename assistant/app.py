@@ -9,7 +9,7 @@ from __future__ import annotations
 import math
 import threading
 import time
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from functools import cached_property
 from pathlib import Path
 from typing import Any
@@ -17,10 +17,12 @@ from typing import Any
 import numpy as np
 from llama_index.core.base.embeddings.base import BaseEmbedding
 
-from assistant.answering import NO_ANSWER, ExtractiveAnswerer
-from assistant.chat import ChatSession, SessionStore, condense
+from assistant.answering import NO_ANSWER, Draft, ExtractiveAnswerer
+from assistant.chat import ChatSession, Condensed, SessionStore, condense
 from assistant.embedding import embedder_dim, make_embedder
 from assistant.ingestion import IngestReport, ProgressFactory, ingest
+from assistant.llm import LLMAnswerer, LLMUnavailable, check_backend
+from assistant.prompts import Prompts, load_prompts
 from assistant.retrieval import Filters, Retriever
 from assistant.settings import Settings
 from assistant.store import Store
@@ -38,6 +40,12 @@ class Assistant:
             None if self.settings.chroma_url else self.settings.index_dir / "sessions"
         )
         self._ingest_lock = threading.Lock()
+        # An LLM backend is checked at start: a missing extra or a broken prompt template is
+        # a startup error, not a surprise on the first question.
+        self.prompts: Prompts | None = None
+        if self.settings.llm != "none":
+            check_backend(self.settings)
+            self.prompts = load_prompts(self.settings.prompts_dir)
 
     # --- backends, resolved once and lazily (a command that never embeds never loads the model)
     @cached_property
@@ -55,7 +63,7 @@ class Assistant:
         return Retriever(self.store, self.embedder, self.settings)
 
     @cached_property
-    def answerer(self) -> ExtractiveAnswerer:
+    def _embed_texts(self) -> Callable[[list[str]], np.ndarray]:
         embed = getattr(self.embedder, "embed_texts", None)
         if embed is None:
             emb = self.embedder
@@ -63,7 +71,18 @@ class Assistant:
             def embed(texts: list[str]) -> np.ndarray:
                 return np.asarray(emb.get_text_embedding_batch(texts), dtype=np.float32)
 
-        return ExtractiveAnswerer(self.settings, self.idf, embed)
+        return embed
+
+    @cached_property
+    def answerer(self) -> ExtractiveAnswerer:
+        return ExtractiveAnswerer(self.settings, self.idf, self._embed_texts)
+
+    @cached_property
+    def llm(self) -> LLMAnswerer | None:
+        """The LLM answerer named by ``settings.llm``; None for the extractive default."""
+        if self.prompts is None:
+            return None
+        return LLMAnswerer(self.settings, self.prompts, self._embed_texts, self.idf)
 
     # --- ingestion ------------------------------------------------------------------------
     def ingest(
@@ -114,6 +133,36 @@ class Assistant:
         filters: Filters | None = None,
         top_k: int | None = None,
     ) -> Answer:
+        answer: Answer | None = None
+        for item in self._flow(question, session, filters, top_k, stream=False):
+            if isinstance(item, Answer):
+                answer = item
+        assert answer is not None
+        return answer
+
+    def stream(
+        self,
+        question: str,
+        session: ChatSession | str | None = None,
+        filters: Filters | None = None,
+        top_k: int | None = None,
+    ) -> Iterator[str | Answer]:
+        """Text pieces of the answer as they are ready, then the finished Answer.
+
+        With an LLM the pieces are the model's words as it writes them: a draft. The final
+        Answer is the verified one (sentences may be dropped or marked, markers renumbered),
+        so a front end replaces the streamed text with ``Answer.answer`` when it arrives.
+        """
+        yield from self._flow(question, session, filters, top_k, stream=True)
+
+    def _flow(
+        self,
+        question: str,
+        session: ChatSession | str | None,
+        filters: Filters | None,
+        top_k: int | None,
+        stream: bool,
+    ) -> Iterator[str | Answer]:
         question = question.strip()
         if not question:
             raise ValueError("the question is empty")
@@ -127,13 +176,37 @@ class Assistant:
             raise EmptyIndex(
                 f"The index at {self.store.location} is empty: run `assistant ingest` first."
             )
-        cond = condense(chat.turns if chat else [], question)
+        notices: list[str] = []
+        timings: dict[str, float] = {}
+        t0 = time.perf_counter()
+        cond = self._condense(chat.turns if chat else [], question, notices)
+        if self.llm is not None and chat and chat.turns:
+            timings["condense"] = (time.perf_counter() - t0) * 1000
         t0 = time.perf_counter()
         hits = self.retrieve(cond.standalone, top_k=top_k, filters=filters)
         t1 = time.perf_counter()
         texts = self.store.doc_texts([h.chunk.doc_id for h in hits])
-        draft = self.answerer.draft(cond.focus, hits, texts, context=cond.context)
+        draft: Draft | None = None
+        if self.llm is not None:
+            try:
+                for piece in self.llm.answer(cond.standalone, hits, texts, stream):
+                    if isinstance(piece, str):
+                        yield piece
+                    else:
+                        draft = piece
+            except LLMUnavailable as exc:
+                if self.settings.llm_fallback == "error":
+                    raise
+                notices.append(f"{exc}; showing quoted passages instead (llm_fallback)")
+        if draft is None:
+            draft = self.answerer.draft(cond.focus, hits, texts, context=cond.context)
+            if stream:
+                if notices:
+                    yield f"\n\n({notices[-1]})\n\n"
+                for paragraph in draft.answer.split("\n\n"):
+                    yield paragraph + "\n\n"
         t2 = time.perf_counter()
+        timings.update({"retrieve": (t1 - t0) * 1000, "answer": (t2 - t1) * 1000})
         answer = Answer(
             question=question,
             standalone_question=cond.standalone,
@@ -141,28 +214,40 @@ class Assistant:
             answer=draft.answer,
             citations=draft.citations,
             retrieved=hits,
-            timings_ms={"retrieve": (t1 - t0) * 1000, "answer": (t2 - t1) * 1000},
-            notices=draft.notices,
+            timings_ms=timings,
+            notices=notices + draft.notices,
+            verification=draft.verification,
         )
         if chat is not None:
             chat.add(
                 Turn(question, cond.standalone, answer.answer, answer.answered, answer.citations)
             )
             self.sessions.save(chat)
-        return answer
-
-    def stream(
-        self,
-        question: str,
-        session: ChatSession | str | None = None,
-        filters: Filters | None = None,
-        top_k: int | None = None,
-    ) -> Iterator[str | Answer]:
-        """Text pieces of the answer as they are ready, then the finished Answer."""
-        answer = self.ask(question, session=session, filters=filters, top_k=top_k)
-        for paragraph in answer.answer.split("\n\n"):
-            yield paragraph + "\n\n"
         yield answer
+
+    def warm_up(self) -> None:
+        """Open the index and load the models before the first question: a server calls this
+        at start-up so that no request pays for it, and concurrent first requests do not each
+        build the backends."""
+        if self.store.count() == 0:
+            return
+        self.retriever.bm25()
+        _ = self.answerer
+        self.embedder.get_query_embedding("warm up")
+
+    def _condense(self, history: list[Turn], question: str, notices: list[str]) -> Condensed:
+        """The question made standalone: by the LLM when there is one and a conversation,
+        else (or when the LLM fails and llm_fallback allows) by the offline heuristic."""
+        if self.llm is None or not history:
+            return condense(history, question)
+        try:
+            standalone = self.llm.condense(history, question)
+        except LLMUnavailable as exc:
+            if self.settings.llm_fallback == "error":
+                raise
+            notices.append(f"{exc}; the follow-up was resolved without it")
+            return condense(history, question)
+        return Condensed(standalone, standalone, "")
 
     # --- inspection -----------------------------------------------------------------------
     def documents(self) -> list[dict[str, Any]]:
@@ -191,4 +276,4 @@ class Assistant:
         }
 
 
-__all__ = ["NO_ANSWER", "Assistant", "EmptyIndex"]
+__all__ = ["NO_ANSWER", "Assistant", "EmptyIndex", "LLMUnavailable"]

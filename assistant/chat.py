@@ -6,7 +6,7 @@ import json
 import re
 import threading
 import uuid
-from collections import Counter
+from collections import Counter, OrderedDict
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -62,6 +62,9 @@ def condense(history: list[Turn], question: str) -> Condensed:
 class ChatSession:
     id: str = field(default_factory=lambda: uuid.uuid4().hex[:16])
     turns: list[Turn] = field(default_factory=list)
+    # False for conversations their front end already keeps (a browser tab, an OpenAI-style
+    # request carrying its history): writing them to disk would only pile up files.
+    persist: bool = True
 
     def add(self, turn: Turn) -> None:
         self.turns.append(turn)
@@ -79,13 +82,32 @@ class ChatSession:
         return cls(id=data["id"], turns=turns)
 
 
+def session_from_exchanges(exchanges: list[tuple[str, str, bool]]) -> ChatSession:
+    """A conversation rebuilt from ``(question, answer text, answered)`` exchanges that a client
+    kept (an OpenAI-style message list, a chat thread), so its follow-ups are understood.
+
+    Such clients send back only the answer's text, which in an extractive answer consists of
+    the quotes: it stands in for them when resolving "he"/"she" to the person quoted."""
+    session = ChatSession(persist=False)
+    for question, answer, answered in exchanges:
+        standalone = condense(session.turns, question).standalone
+        quotes = [Citation(1, "", "", None, None, answer, -1, -1)] if answered else []
+        session.add(Turn(question, standalone, answer, answered, quotes))
+    return session
+
+
 class SessionStore:
     """Sessions by id, in memory and, given a folder, as JSON files that survive restarts."""
 
-    def __init__(self, folder: Path | None = None, keep_turns: int = 20) -> None:
+    def __init__(
+        self, folder: Path | None = None, keep_turns: int = 20, keep_sessions: int = 1000
+    ) -> None:
         self.folder = folder
         self.keep_turns = keep_turns
-        self._mem: dict[str, ChatSession] = {}
+        # A server creates a session per conversation; only the most recently used stay in
+        # memory (the others are reloaded from their files when a folder is set).
+        self.keep_sessions = keep_sessions
+        self._mem: OrderedDict[str, ChatSession] = OrderedDict()
         self._lock = threading.Lock()
 
     def get(self, session_id: str | None) -> ChatSession:
@@ -94,27 +116,31 @@ class SessionStore:
         with self._lock:
             if session_id is None:
                 s = ChatSession()
-                self._mem[s.id] = s
-                return s
-            if session_id in self._mem:
+            elif session_id in self._mem:
+                self._mem.move_to_end(session_id)
                 return self._mem[session_id]
-            path = self._path(session_id)
-            if path is not None and path.is_file():
-                s = ChatSession.from_json(path.read_text(encoding="utf-8"))
             else:
-                s = ChatSession(id=session_id)
-            self._mem[session_id] = s
+                path = self._path(session_id)
+                if path is not None and path.is_file():
+                    s = ChatSession.from_json(path.read_text(encoding="utf-8"))
+                else:
+                    s = ChatSession(id=session_id)
+            self._mem[s.id] = s
+            while len(self._mem) > self.keep_sessions:
+                self._mem.popitem(last=False)
             return s
 
     def save(self, session: ChatSession) -> None:
         session.turns = session.turns[-self.keep_turns :]
         path = self._path(session.id)
-        if path is None:
+        if path is None or not session.persist:
             return
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_suffix(".tmp")
-        tmp.write_text(session.to_json(), encoding="utf-8")
-        tmp.replace(path)
+        # Under the lock: two answers in one session at once would share the .tmp file.
+        with self._lock:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            tmp = path.with_suffix(".tmp")
+            tmp.write_text(session.to_json(), encoding="utf-8")
+            tmp.replace(path)
 
     def _path(self, session_id: str) -> Path | None:
         return None if self.folder is None else self.folder / f"{session_id}.json"

@@ -63,11 +63,12 @@ def _errors() -> Iterator[None]:
     from pydantic import ValidationError
 
     from assistant.app import EmptyIndex
+    from assistant.llm import LLMError
     from assistant.store import IndexBusy, IndexMismatch
 
     try:
         yield
-    except (IndexMismatch, EmptyIndex, IndexBusy, FileNotFoundError, ValueError) as exc:
+    except (IndexMismatch, EmptyIndex, IndexBusy, FileNotFoundError, ValueError, LLMError) as exc:
         if isinstance(exc, ValidationError):
             _fail("invalid settings:\n" + _validation_text(exc), 2)
         _fail(str(exc))
@@ -86,8 +87,8 @@ def _assistant(**overrides: Any) -> Any:
 
     with _errors():
         settings = load_settings(**overrides)
-    install_redaction(settings)
-    return Assistant(settings)
+        install_redaction(settings)
+        return Assistant(settings)  # an LLM backend's extra and prompts are checked here
 
 
 def _filters(since: str | None, until: str | None) -> Any:
@@ -190,6 +191,7 @@ def ask(
 
 def _batch_one(a: Any, raw: str, lineno: int, filters: Any, top_k: int | None) -> dict[str, Any]:
     from assistant.app import EmptyIndex
+    from assistant.llm import LLMError
 
     try:
         item = json.loads(raw)
@@ -200,7 +202,7 @@ def _batch_one(a: Any, raw: str, lineno: int, filters: Any, top_k: int | None) -
         return {"line": lineno, "error": 'expected a JSON object with a string "question"'}
     try:
         return dict(a.ask(q, filters=filters, top_k=top_k).to_dict())
-    except (ValueError, EmptyIndex) as exc:
+    except (ValueError, EmptyIndex, LLMError) as exc:
         return {"line": lineno, "question": q, "error": str(exc)}
 
 
@@ -230,6 +232,77 @@ def chat(
         with _errors():
             answer = a.ask(question, session=session, top_k=top_k)
         typer.echo(format_answer(answer))
+
+
+@app.command()
+def serve(
+    index: IndexOpt = None,
+    host: Annotated[
+        str | None, typer.Option("--host", help="Address to bind (default: settings host).")
+    ] = None,
+    port: Annotated[
+        int | None,
+        typer.Option("--port", min=1, max=65535, help="Port (default: settings port, 7860)."),
+    ] = None,
+) -> None:
+    """Start the web UI, the JSON API and the OpenAI-compatible API in one server."""
+    import uvicorn
+
+    from assistant.api import create_app
+
+    a = _assistant(index_dir=index, host=host, port=port)
+    with _errors():
+        a.warm_up()  # a mismatched index fails here, not on the first request
+        empty = a.store.count() == 0
+    s = a.settings
+    if empty:
+        typer.secho(
+            "warning: the index is empty: run `assistant ingest` or upload documents in the "
+            "web UI's Documents tab.",
+            err=True,
+            fg=typer.colors.YELLOW,
+        )
+    if s.api_token is None and s.host not in ("127.0.0.1", "localhost", "::1"):
+        typer.secho(
+            f"warning: serving on {s.host} without ASSISTANT_API_TOKEN: the API is open.",
+            err=True,
+            fg=typer.colors.YELLOW,
+        )
+    base = f"http://{s.host}:{s.port}"
+    typer.echo(f"Web UI {base}/  JSON API {base}/api/ask  OpenAI API {base}/v1")
+    uvicorn.run(create_app(a), host=s.host, port=s.port, log_level="info")
+
+
+@app.command("slack")
+def slack_bot(
+    http: Annotated[
+        bool,
+        typer.Option("--http", help="Serve the Events API over HTTP instead of Socket Mode."),
+    ] = False,
+    port: Annotated[
+        int | None,
+        typer.Option("--port", min=1, max=65535, help="HTTP port (default: settings slack_port)."),
+    ] = None,
+    host: Annotated[
+        str | None, typer.Option("--host", help="HTTP address (default: settings host).")
+    ] = None,
+    index: IndexOpt = None,
+) -> None:
+    """Run the Slack bot: Socket Mode by default (SLACK_BOT_TOKEN + SLACK_APP_TOKEN), or the
+    Events API at /slack/events with --http (SLACK_BOT_TOKEN + SLACK_SIGNING_SECRET)."""
+    from assistant import slack
+    from assistant.logs import configure_logging
+
+    if not http and (port is not None or host is not None):
+        _fail("--port and --host apply to --http only (Socket Mode needs no port)", 2)
+    a = _assistant(index_dir=index)
+    # The bot reports what it serves and answers at INFO, unless told to say more.
+    configure_logging("DEBUG" if a.settings.log_level == "DEBUG" else "INFO", a.settings)
+    with _errors():
+        if http:
+            slack.run_http(a, a.settings, host or a.settings.host, port or a.settings.slack_port)
+        else:
+            slack.run_socket_mode(a, a.settings)
 
 
 @app.command("settings")

@@ -147,7 +147,7 @@ def configure_logging(level: str = "WARNING", settings: Any = None) -> None:
     root = logging.getLogger()
     if not any(getattr(h, "_assistant", False) for h in root.handlers):
         handler = _StderrHandler()
-        handler.setFormatter(logging.Formatter("%(levelname)s %(name)s: %(message)s"))
+        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
         handler._assistant = True  # type: ignore[attr-defined]
         root.addHandler(handler)
     root.setLevel(level.upper())

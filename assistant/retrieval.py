@@ -124,16 +124,27 @@ class WeightedRRFRetriever(QueryFusionRetriever):
 
 
 class _BM25Filtered(BaseRetriever):
-    """BM25 with metadata filters applied after scoring (bm25s has no metadata index)."""
+    """BM25 with metadata filters applied after scoring (bm25s has no metadata index).
 
-    def __init__(self, bm25: Any, filters: Filters, k: int) -> None:
+    The shared BM25Retriever reads its depth from ``similarity_top_k``; setting it and
+    retrieving happen under one lock so concurrent questions (one filtered, one not) cannot
+    change each other's depth.
+    """
+
+    def __init__(self, bm25: Any, filters: Filters, k: int, lock: threading.Lock) -> None:
         super().__init__()
         self._bm25 = bm25
         self._filters = filters
         self._k = k
+        self._lock = lock
 
     def _retrieve(self, query_bundle: QueryBundle) -> list[NodeWithScore]:
-        hits = self._bm25.retrieve(query_bundle)
+        size = int(self._bm25.bm25.scores.get("num_docs", 0))
+        # Filtering after scoring needs a deeper list to keep k candidates that pass.
+        depth = self._k * 10 if self._filters else self._k
+        with self._lock:
+            self._bm25.similarity_top_k = min(size, depth)
+            hits = self._bm25.retrieve(query_bundle)
         return [h for h in hits if self._filters.accepts(h.node.metadata)][: self._k]
 
 
@@ -147,6 +158,7 @@ class Retriever:
         self._vector_index: VectorStoreIndex | None = None
         self._generation = -1
         self._lock = threading.Lock()
+        self._bm25_query_lock = threading.Lock()
         self._bm25: Any = None
         self._bm25_revision: str | None = None
         self._size = 0
@@ -229,12 +241,7 @@ class Retriever:
         dense = self._vector().as_retriever(
             similarity_top_k=k, filters=filters.to_metadata_filters()
         )
-        lexical: BaseRetriever = bm25
-        if filters:
-            bm25.similarity_top_k = min(self._size_of(bm25), k * 10)
-            lexical = _BM25Filtered(bm25, filters, k)
-        else:
-            bm25.similarity_top_k = min(self._size_of(bm25), k)
+        lexical = _BM25Filtered(bm25, filters, k, self._bm25_query_lock)
         fusion = WeightedRRFRetriever(
             [dense, lexical],
             weights=[self.settings.dense_weight, self.settings.bm25_weight],

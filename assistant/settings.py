@@ -12,7 +12,7 @@ import os
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import Field, SecretStr, field_validator
+from pydantic import AliasChoices, Field, SecretStr, field_validator
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -20,11 +20,36 @@ from pydantic_settings import (
     TomlConfigSettingsSource,
 )
 
-SECRET_FIELDS = frozenset({"api_token", "llm_api_key", "ui_password"})
+SECRET_FIELDS = frozenset(
+    {
+        "api_token",
+        "llm_api_key",
+        "ui_password",
+        "slack_bot_token",
+        "slack_app_token",
+        "slack_signing_secret",
+    }
+)
 
 
 def _toml_path() -> Path:
     return Path(os.environ.get("ASSISTANT_CONFIG", "assistant.toml"))
+
+
+class _TomlWithoutSecrets(TomlConfigSettingsSource):
+    """The TOML file, refusing secrets: files get committed and shared, and a key left in
+    one would otherwise be used silently."""
+
+    def __call__(self) -> dict[str, Any]:
+        data = super().__call__()
+        found = sorted(SECRET_FIELDS & set(data))
+        if found:
+            env = ", ".join(f"ASSISTANT_{k.upper()}" for k in found)
+            raise ValueError(
+                f"{self.toml_file_path} sets {', '.join(found)}: secrets are read from the "
+                f"environment only ({env})"
+            )
+        return data
 
 
 class Settings(BaseSettings):
@@ -80,7 +105,9 @@ class Settings(BaseSettings):
 
     # --- answering ---
     llm: Literal["none", "openai", "ollama"] = Field(
-        "none", description="Answering backend: 'none' = extractive, offline."
+        "none",
+        description="Answering backend: 'none' = extractive, offline; 'openai' = any "
+        "OpenAI-compatible server (llm_base_url); 'ollama' = an Ollama server (ollama_url).",
     )
     llm_base_url: str | None = Field(
         None, description="Base URL of an OpenAI-compatible server (llm='openai')."
@@ -106,6 +133,58 @@ class Settings(BaseSettings):
         description="Share of the question's key terms the evidence must cover to answer.",
     )
 
+    # --- LLM answering (llm = 'openai' | 'ollama'; see assistant/llm.py) ---
+    ollama_url: str = Field(
+        "http://127.0.0.1:11434", description="Base URL of the Ollama server (llm='ollama')."
+    )
+    llm_chat: bool = Field(
+        True,
+        description="llm='openai': use /v1/chat/completions; false = /v1/completions with one "
+        "plain prompt (servers without a chat template).",
+    )
+    llm_timeout: float = Field(
+        60.0, gt=0, le=3600, description="Seconds to wait for the LLM server before giving up."
+    )
+    llm_retries: int = Field(
+        1,
+        ge=0,
+        le=10,
+        description="Retries of a failed LLM request (connection error, timeout, HTTP 429/5xx).",
+    )
+    llm_fallback: Literal["extractive", "error"] = Field(
+        "extractive",
+        description="When the LLM is down or too slow: 'extractive' = answer with quoted "
+        "passages and a notice; 'error' = fail with a clear error.",
+    )
+    llm_context_tokens: int = Field(
+        8192,
+        ge=1024,
+        le=2_000_000,
+        description="The model's context window in tokens; as many ranked passages as fit are "
+        "sent (counted with tiktoken: leave headroom for models whose tokenizer is less dense).",
+    )
+    llm_max_tokens: int = Field(
+        512, ge=32, le=32768, description="Most tokens the model may write in one answer."
+    )
+    llm_temperature: float = Field(0.0, ge=0, le=2, description="LLM sampling temperature.")
+    llm_unsupported: Literal["drop", "mark"] = Field(
+        "drop",
+        description="An answer sentence its citations do not support is dropped, or kept and "
+        "marked [unverified].",
+    )
+    verify_threshold: float = Field(
+        0.65,
+        ge=0,
+        le=1,
+        description="Support a cited passage must give an answer sentence: the mean of "
+        "stemmed-term coverage and embedding similarity.",
+    )
+    prompts_dir: Path | None = Field(
+        None,
+        description="Folder of the prompt templates (system, answer, condense, refusal .txt); "
+        "unset = the prompts/ folder shipped with the assistant.",
+    )
+
     # --- server ---
     host: str = Field("127.0.0.1", description="Address `assistant serve` binds to.")
     port: int = Field(7860, ge=1, le=65535, description="Port `assistant serve` listens on.")
@@ -119,6 +198,42 @@ class Settings(BaseSettings):
     max_question_chars: int = Field(
         2000, ge=10, description="Longest question accepted by the API and the UI."
     )
+
+    # --- slack (assistant/slack.py) ---
+    # The three secrets keep Slack's own variable names, as in Slack's docs and every Bolt app.
+    slack_bot_token: SecretStr | None = Field(
+        None,
+        validation_alias=AliasChoices("SLACK_BOT_TOKEN"),
+        description="Bot token xoxb-... (env only: SLACK_BOT_TOKEN).",
+    )
+    slack_app_token: SecretStr | None = Field(
+        None,
+        validation_alias=AliasChoices("SLACK_APP_TOKEN"),
+        description="App-level token xapp-... with connections:write, for Socket Mode "
+        "(env only: SLACK_APP_TOKEN).",
+    )
+    slack_signing_secret: SecretStr | None = Field(
+        None,
+        validation_alias=AliasChoices("SLACK_SIGNING_SECRET"),
+        description="Signing secret that verifies Events API requests over HTTP "
+        "(env only: SLACK_SIGNING_SECRET).",
+    )
+    slack_api_url: str = Field(
+        "https://slack.com/api/",
+        description="Base URL of the Slack Web API (an enterprise proxy, or a fake in tests).",
+    )
+    slack_port: int = Field(
+        3000, ge=1, le=65535, description="Port `assistant slack --http` listens on."
+    )
+
+    @field_validator("slack_api_url")
+    @classmethod
+    def _slack_api_url(cls, v: str) -> str:
+        if not v.startswith(("https://", "http://")):
+            raise ValueError("slack_api_url must be an http(s) URL, e.g. https://slack.com/api/")
+        # The SDK joins method names onto it with urljoin: without the slash, ".../api" + method
+        # would silently drop the "api" segment.
+        return v if v.endswith("/") else v + "/"
 
     # --- reliability: shared-index writer lease, request limits, logging ---
     ingest_lease_seconds: float = Field(
@@ -181,7 +296,7 @@ class Settings(BaseSettings):
         return (
             init_settings,
             env_settings,
-            TomlConfigSettingsSource(settings_cls, toml_file=_toml_path()),
+            _TomlWithoutSecrets(settings_cls, toml_file=_toml_path()),
         )
 
     def llm_key(self) -> str | None:

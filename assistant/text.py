@@ -74,7 +74,9 @@ def sentence_spans(text: str, start: int = 0, end: int | None = None) -> list[tu
             head = line[cut : m.start()].rstrip("\"'”’)]")
             if _ABBREV.search(head) or _INITIAL.search(head):
                 continue
-            spans.append((line_start + cut, line_start + m.start()))
+            # closing quotes and brackets after the stop end this sentence, not the next
+            closers = len(m.group()) - len(m.group().lstrip("\"'”’)]"))
+            spans.append((line_start + cut, line_start + m.start() + closers))
             cut = m.end()
         spans.append((line_start + cut, line_start + len(line)))
     out = []

@@ -76,6 +76,9 @@ class Answer:
     retrieved: list[Hit]
     timings_ms: dict[str, float]
     notices: list[str] = field(default_factory=list)
+    # Only when an LLM wrote the answer: sentences "verified", "marked", "dropped" and
+    # "markers_removed" by claim-by-claim verification (assistant/verification.py).
+    verification: dict[str, int] | None = None
 
     def to_dict(self) -> dict[str, Any]:
         d: dict[str, Any] = {
@@ -99,6 +102,8 @@ class Answer:
         }
         if self.notices:
             d["notices"] = self.notices
+        if self.verification is not None:
+            d["verification"] = dict(self.verification)
         return d
 
 

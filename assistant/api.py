@@ -1,0 +1,448 @@
+"""The HTTP server: JSON API, OpenAI-compatible endpoint, and the web UI mounted beside them.
+
+Every route parses its input, calls the one shared ``Assistant`` and formats what it returns;
+none holds retrieval or answering logic. Routes are plain ``def`` functions, so FastAPI runs the
+blocking Assistant calls in its thread pool and requests are answered concurrently.
+
+Errors are JSON in OpenAI's shape, ``{"error": {"message", "type", "code"}}``, for every route,
+so the ``openai`` client reports our reasons; an unexpected failure is logged and answered with
+a generic 500, never a traceback.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hmac
+import json
+import logging
+import re
+import time
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from typing import Annotated, Any
+
+import anyio
+from fastapi import APIRouter, Depends, FastAPI, File, Request, UploadFile
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse, StreamingResponse
+from pydantic import BaseModel, ConfigDict, Field
+from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.types import ASGIApp, Receive, Scope, Send
+
+from assistant.app import NO_ANSWER, Assistant, EmptyIndex
+from assistant.chat import ChatSession, session_from_exchanges
+from assistant.dates import normalise_date
+from assistant.llm import LLMError
+from assistant.retrieval import Filters
+from assistant.store import IndexBusy, IndexMismatch
+from assistant.types import Answer
+from assistant.uploads import MAX_FILES, UploadError, save_and_ingest
+
+log = logging.getLogger(__name__)
+
+MODEL_ID = "newsroom-assistant"
+JSON_BODY_LIMIT = 4 * 1024 * 1024  # questions are short; a whole conversation fits easily
+_MARKER = re.compile(r"\s*\[\d+\]")
+SOURCES_HEADING = "\n\nSources:\n"
+ALL_METHODS = ["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"]
+
+
+class ApiError(Exception):
+    def __init__(
+        self, status: int, message: str, type_: str = "invalid_request_error", code: str = ""
+    ) -> None:
+        super().__init__(message)
+        self.status, self.message, self.type, self.code = status, message, type_, code
+
+
+def error_response(
+    status: int, message: str, type_: str, code: str = "", headers: dict[str, str] | None = None
+) -> JSONResponse:
+    body = {"error": {"message": message, "type": type_, "code": code or None}}
+    return JSONResponse(body, status_code=status, headers=headers)
+
+
+# --- request bodies ----------------------------------------------------------------------------
+class FiltersIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    since: str | None = Field(None, description="Only sources published on/after this date.")
+    until: str | None = Field(None, description="Only sources published on/before this date.")
+    sources: list[str] = Field(
+        default_factory=list, max_length=100, description="Only these source ids."
+    )
+
+
+class AskIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    question: str
+    session_id: str | None = Field(
+        None, description="Continue this conversation (1-64 letters, digits, '-', '_')."
+    )
+    top_k: int | None = Field(None, ge=1, le=100)
+    filters: FiltersIn | None = None
+
+
+class MessageIn(BaseModel):
+    model_config = ConfigDict(extra="allow")
+    role: str
+    content: str | list[dict[str, Any]] | None = None
+
+
+class ChatIn(BaseModel):
+    # Clients send temperature, max_tokens, ...: accepted and ignored (the answer is extractive).
+    model_config = ConfigDict(extra="allow")
+    model: str = MODEL_ID
+    messages: list[MessageIn] = Field(min_length=1)
+    stream: bool = False
+    top_k: int | None = Field(None, ge=1, le=100)
+    filters: FiltersIn | None = None
+
+
+# --- translation between the wire and the Assistant -----------------------------------------------
+def to_filters(f: FiltersIn | None) -> Filters | None:
+    if f is None:
+        return None
+    dates: list[str | None] = []
+    for name in ("since", "until"):
+        value = getattr(f, name)
+        iso = normalise_date(value) if value else None
+        if value and iso is None:
+            raise ApiError(422, f"filters.{name} {value!r} is not a date (use YYYY-MM-DD)")
+        dates.append(iso)
+    if dates[0] and dates[1] and dates[0] > dates[1]:
+        raise ApiError(422, "filters.since is after filters.until")
+    return Filters(since=dates[0], until=dates[1], sources=list(f.sources))
+
+
+def check_question(question: str, limit: int) -> str:
+    question = question.strip()
+    if not question:
+        raise ApiError(422, "the question is empty", code="empty_question")
+    if len(question) > limit:
+        raise ApiError(
+            413,
+            f"the question is {len(question)} characters long; the limit is {limit}",
+            code="question_too_long",
+        )
+    return question
+
+
+def sources_text(answer: Answer) -> str:
+    """The numbered source list that follows an answer in plain-text replies."""
+    lines = []
+    for c in answer.citations:
+        date = f" ({c.published})" if c.published else ""
+        lines.append(f"[{c.n}] {c.title}{date} — {c.url or c.source}")
+    return SOURCES_HEADING + "\n".join(lines) if lines else ""
+
+
+def message_text(m: MessageIn) -> str:
+    if m.content is None or isinstance(m.content, str):
+        return m.content or ""
+    parts = []
+    for part in m.content:
+        if part.get("type") != "text" or not isinstance(part.get("text"), str):
+            raise ApiError(422, f"unsupported content part of type {part.get('type')!r}")
+        parts.append(part["text"])
+    return "\n".join(parts)
+
+
+def conversation(messages: list[MessageIn]) -> tuple[str, ChatSession]:
+    """The question (last user message) and the conversation before it as a ChatSession."""
+    said = [(m.role, message_text(m)) for m in messages if m.role in ("user", "assistant")]
+    if not said or said[-1][0] != "user":
+        raise ApiError(422, "the last message must be the user's question", code="no_question")
+    exchanges: list[tuple[str, str, bool]] = []
+    question: str | None = None
+    for role, text in said[:-1]:
+        if role == "user":
+            question = text  # of two user messages in a row, the later one was answered
+        elif question is not None:
+            body = _MARKER.sub("", text.split(SOURCES_HEADING, 1)[0]).strip()
+            exchanges.append((question, body, not body.startswith(NO_ANSWER)))
+            question = None
+    return said[-1][1], session_from_exchanges(exchanges)
+
+
+def completion_id() -> str:
+    return "chatcmpl-" + uuid.uuid4().hex[:24]
+
+
+def sse(data: dict[str, Any] | str) -> str:
+    return f"data: {data if isinstance(data, str) else json.dumps(data, ensure_ascii=False)}\n\n"
+
+
+def verified_pieces(first: str | Answer, rest: Iterator[str | Answer]) -> Iterator[str | Answer]:
+    """An LLM's streamed text is a draft that verification may cut or renumber, and an SSE
+    stream cannot take text back: wait for the verified answer and stream that instead."""
+    item = first
+    while not isinstance(item, Answer):
+        item = next(rest)
+    for paragraph in item.answer.split("\n\n"):
+        yield paragraph + "\n\n"
+    yield item
+
+
+def stream_chunks(first: str | Answer, rest: Iterator[str | Answer]) -> Iterator[str]:
+    """OpenAI chat.completion.chunk events; the last one carries the citations."""
+    base = {
+        "id": completion_id(),
+        "object": "chat.completion.chunk",
+        "created": int(time.time()),
+        "model": MODEL_ID,
+    }
+
+    def chunk(delta: dict[str, Any], finish: str | None = None, **extra: Any) -> str:
+        choice = {"index": 0, "delta": delta, "finish_reason": finish}
+        return sse({**base, "choices": [choice], **extra})
+
+    yield chunk({"role": "assistant", "content": ""})
+    sep, item = "", first
+    try:
+        while not isinstance(item, Answer):
+            # Paragraphs arrive with their blank line; send it before the next one instead,
+            # so the streamed text equals the non-streamed reply exactly.
+            yield chunk({"content": sep + item.rstrip("\n")})
+            sep = "\n\n"
+            item = next(rest)
+    except Exception:  # headers are sent: report in-band rather than cutting the stream
+        log.exception("streaming an answer failed")
+        yield sse({"error": {"message": "internal error", "type": "server_error", "code": None}})
+        yield sse("[DONE]")
+        return
+    if item.citations:
+        yield chunk({"content": sources_text(item)})
+    citations = [c.to_dict() for c in item.citations]
+    yield chunk({}, "stop", citations=citations, answered=item.answered)
+    yield sse("[DONE]")
+
+
+# --- the app --------------------------------------------------------------------------------------
+class BodyLimit:
+    """Refuse oversized request bodies by their Content-Length before anything reads them."""
+
+    def __init__(self, app: ASGIApp, upload_limit: int) -> None:
+        self.app = app
+        self.upload_limit = upload_limit
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        path = scope.get("path", "") if scope["type"] == "http" else ""
+        limit = (
+            self.upload_limit
+            if path == "/api/documents"
+            else JSON_BODY_LIMIT
+            if path.startswith(("/api/", "/v1/"))
+            else None
+        )
+        if limit is not None:
+            length = dict(scope.get("headers") or []).get(b"content-length", b"0")
+            if length.isdigit() and int(length) > limit:
+                response = error_response(
+                    413, f"request body over {limit // (1024 * 1024)} MB", "invalid_request_error"
+                )
+                await response(scope, receive, send)
+                return
+        await self.app(scope, receive, send)
+
+
+def bearer_auth(assistant: Assistant) -> Any:
+    token = assistant.settings.api_token
+    expected = token.get_secret_value().encode() if token is not None else None
+
+    def check(request: Request) -> None:
+        if expected is None:
+            return
+        scheme, _, given = request.headers.get("authorization", "").partition(" ")
+        if scheme.lower() != "bearer" or not hmac.compare_digest(given.strip().encode(), expected):
+            raise ApiError(401, "missing or wrong bearer token", "authentication_error")
+
+    return check
+
+
+@contextlib.asynccontextmanager
+async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
+    yield
+    slack = getattr(app.state, "slack", None)
+    if slack is not None:  # let answers in flight reach their threads
+        await anyio.to_thread.run_sync(slack.state.slack_executor.wait_idle, 30)
+
+
+def _mount_slack(app: FastAPI, assistant: Assistant) -> None:
+    """Serve Slack's Events API at /slack/events when the slack extra and its secrets are there.
+
+    A route, not a mount: a mount answers POST /slack/events with a redirect to the slash form.
+    """
+    try:
+        from assistant.slack import slack_asgi_app, slack_configured
+    except ImportError:
+        return
+    if not slack_configured(assistant.settings):
+        return
+    slack = slack_asgi_app(assistant, assistant.settings)
+    # Starlette accepts an ASGI app as a route endpoint; its stubs only name request handlers.
+    app.add_route("/slack/events", slack, methods=["POST"])  # type: ignore[arg-type]
+    app.state.slack = slack
+
+
+def create_app(assistant: Assistant, ui: bool = True) -> FastAPI:
+    """The server: /api, /v1 and /health routes, and (``ui``) the Gradio app at /."""
+    settings = assistant.settings
+    # No /docs: Swagger UI loads its scripts from a CDN, and the server must work offline.
+    app = FastAPI(
+        title="newsroom-assistant",
+        docs_url=None,
+        redoc_url=None,
+        openapi_url="/api/openapi.json",
+        lifespan=_lifespan,
+    )
+    upload_limit = int(settings.max_file_mb * 1024 * 1024 * MAX_FILES) + (1 << 20)
+    app.add_middleware(BodyLimit, upload_limit=upload_limit)
+    app.state.assistant = assistant
+    _add_error_handlers(app)
+
+    @app.get("/health")
+    def health() -> dict[str, Any]:
+        """Index size, embedder and LLM backend; needs no token."""
+        return assistant.health()
+
+    api = APIRouter(dependencies=[Depends(bearer_auth(assistant))])
+
+    @api.post("/api/ask")
+    def ask(body: AskIn) -> dict[str, Any]:
+        """One question -> the answer contract, plus the session_id to continue with."""
+        question = check_question(body.question, settings.max_question_chars)
+        filters = to_filters(body.filters)
+        try:
+            session = assistant.sessions.get(body.session_id)
+            # A one-shot question stays in memory; the conversation is written to disk once
+            # the client comes back with its session_id.
+            session.persist = body.session_id is not None
+            answer = assistant.ask(question, session=session, filters=filters, top_k=body.top_k)
+        except ValueError as exc:
+            raise ApiError(422, str(exc)) from None
+        return {**answer.to_dict(), "session_id": session.id}
+
+    @api.get("/api/documents")
+    def documents() -> dict[str, Any]:
+        docs = assistant.documents()
+        return {"count": len(docs), "documents": docs}
+
+    @api.post("/api/documents")
+    def upload(files: Annotated[list[UploadFile], File()]) -> JSONResponse:
+        """Save files into the corpus's upload folder and ingest them."""
+        items = [(f.filename or "", f.file, f.size) for f in files]
+        try:
+            results, report = save_and_ingest(assistant, items)
+        except UploadError as exc:
+            raise ApiError(exc.status, str(exc), code="upload_rejected") from None
+        body = {"files": [r.to_dict() for r in results], "report": report.to_dict()}
+        if not any(r.indexed for r in results):
+            reasons = "; ".join(f"{r.name}: {r.reason}" for r in results)
+            body["error"] = {
+                "message": f"nothing could be indexed ({reasons})",
+                "type": "invalid_request_error",
+                "code": "upload_rejected",
+            }
+            return JSONResponse(body, status_code=422)
+        return JSONResponse(body, status_code=201)
+
+    @api.get("/v1/models")
+    def models() -> dict[str, Any]:
+        model = {"id": MODEL_ID, "object": "model", "created": 0, "owned_by": "newsroom-assistant"}
+        return {"object": "list", "data": [model]}
+
+    @api.post("/v1/chat/completions", response_model=None)
+    def chat_completions(body: ChatIn) -> dict[str, Any] | StreamingResponse:
+        """OpenAI-style chat: the last user message is the question, earlier ones the context."""
+        question, session = conversation(body.messages)
+        question = check_question(question, settings.max_question_chars)
+        filters = to_filters(body.filters)
+        try:
+            pieces = assistant.stream(question, session=session, filters=filters, top_k=body.top_k)
+            first = next(pieces)  # the answer is computed here, so errors still get a status
+            if assistant.llm is not None:
+                pieces = verified_pieces(first, pieces)
+                first = next(pieces)
+        except ValueError as exc:
+            raise ApiError(422, str(exc)) from None
+        if body.stream:
+            return StreamingResponse(
+                stream_chunks(first, pieces),
+                media_type="text/event-stream",
+                headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
+            )
+        answer = first
+        while not isinstance(answer, Answer):
+            answer = next(pieces)
+        message = {"role": "assistant", "content": answer.answer + sources_text(answer)}
+        return {
+            "id": completion_id(),
+            "object": "chat.completion",
+            "created": int(time.time()),
+            "model": MODEL_ID,
+            "choices": [{"index": 0, "message": message, "finish_reason": "stop"}],
+            "citations": [c.to_dict() for c in answer.citations],
+            "answered": answer.answered,
+        }
+
+    app.include_router(api)
+    _mount_slack(app, assistant)
+    known: dict[str, set[str]] = {
+        getattr(r, "path", ""): getattr(r, "methods", set()) for r in api.routes
+    }
+
+    # Otherwise the UI mounted at / would answer these with its own, differently shaped 404.
+    @app.api_route("/api/{rest:path}", methods=ALL_METHODS, include_in_schema=False)
+    @app.api_route("/v1/{rest:path}", methods=ALL_METHODS, include_in_schema=False)
+    def no_such_route(request: Request) -> None:
+        path = request.url.path
+        if path in known:
+            allowed = ", ".join(sorted(known[path]))
+            raise ApiError(405, f"{request.method} is not allowed on {path}; use {allowed}")
+        raise ApiError(404, f"no such endpoint: {path}", code="not_found")
+
+    if ui:
+        from assistant.web import mount
+
+        app = mount(app, assistant)
+    return app
+
+
+def _add_error_handlers(app: FastAPI) -> None:
+    @app.exception_handler(ApiError)
+    async def api_error(request: Request, exc: ApiError) -> JSONResponse:
+        headers = {"WWW-Authenticate": "Bearer"} if exc.status == 401 else None
+        return error_response(exc.status, exc.message, exc.type, exc.code, headers)
+
+    @app.exception_handler(RequestValidationError)
+    async def invalid(request: Request, exc: RequestValidationError) -> JSONResponse:
+        reasons = []
+        for e in exc.errors():
+            where = ".".join(str(p) for p in e.get("loc", ()) if p != "body")
+            reasons.append(f"{where}: {e.get('msg')}" if where else str(e.get("msg")))
+        return error_response(422, "; ".join(reasons) or "invalid request", "invalid_request_error")
+
+    @app.exception_handler(StarletteHTTPException)
+    async def http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        return error_response(exc.status_code, str(exc.detail), "invalid_request_error")
+
+    @app.exception_handler(EmptyIndex)
+    async def empty(request: Request, exc: EmptyIndex) -> JSONResponse:
+        return error_response(409, str(exc), "empty_index", "empty_index")
+
+    @app.exception_handler(IndexBusy)
+    async def busy(request: Request, exc: IndexBusy) -> JSONResponse:
+        return error_response(409, str(exc), "index_busy", "index_busy")
+
+    @app.exception_handler(LLMError)
+    async def llm_down(request: Request, exc: LLMError) -> JSONResponse:
+        return error_response(503, str(exc), "llm_unavailable", "llm_unavailable")
+
+    @app.exception_handler(IndexMismatch)
+    async def mismatch(request: Request, exc: IndexMismatch) -> JSONResponse:
+        return error_response(500, str(exc), "index_mismatch", "index_mismatch")
+
+    @app.exception_handler(Exception)
+    async def unexpected(request: Request, exc: Exception) -> JSONResponse:
+        log.error("unexpected error on %s %s", request.method, request.url.path, exc_info=exc)
+        return error_response(500, "internal error (see the server log)", "server_error")

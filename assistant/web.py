@@ -1,0 +1,369 @@
+"""The Gradio web UI, mounted at / of the API server.
+
+A chat whose answers stream in, with every ``[n]`` marker linking to a sources panel that shows
+the cited passage highlighted inside its surrounding text; a documents tab with the index
+listing and an upload box. The conversation is a ``ChatSession`` kept per browser session in a
+``gr.State``; everything else is asked of the shared ``Assistant``.
+
+Offline: the theme uses system fonts (nothing is fetched from a font CDN), and Gradio's
+analytics are switched off by ``assistant.offline`` before Gradio is imported.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import html
+import logging
+import os
+import re
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlparse
+
+import gradio as gr
+from fastapi import FastAPI
+
+from assistant.app import NO_ANSWER, Assistant, EmptyIndex
+from assistant.chat import ChatSession
+from assistant.store import IndexBusy, IndexMismatch
+from assistant.types import Answer, Citation, Turn
+from assistant.uploads import MAX_FILES, UploadError, save_and_ingest, supported_types
+
+log = logging.getLogger(__name__)
+
+EXAMPLES = [
+    "What support did NATO pledge to Ukraine?",
+    "What did Stoltenberg say about Finland?",
+]
+CONTEXT_CHARS = 300  # text shown on each side of a quoted passage
+EMPTY_SOURCES = (
+    '<p class="hint">Sources appear here. Click a marker such as [1] in an answer to see '
+    "the passage it quotes, highlighted in its document.</p>"
+)
+_MD_SPECIAL = re.compile(r"([\\`*_{}\[\]<>#|~$])")
+_ESCAPED_MARKER = re.compile(r"\\\[(\d+)\\\]")
+
+SYSTEM_FONTS = ["ui-sans-serif", "system-ui", "-apple-system", "Segoe UI", "Roboto", "sans-serif"]
+MONO_FONTS = ["ui-monospace", "SFMono-Regular", "Menlo", "Consolas", "monospace"]
+
+# A click on an answer's [n] opens that citation in the sources panel instead of following the
+# link; in the capture phase, before Gradio's own link handling.
+HEAD = """<script>
+document.addEventListener("click", function (ev) {
+  var a = ev.target.closest ? ev.target.closest('a[href*="#cite-"]') : null;
+  if (!a) return;
+  var el = document.getElementById(a.getAttribute("href").split("#")[1]);
+  if (!el) return;
+  ev.preventDefault();
+  ev.stopPropagation();
+  var turn = el.closest("details.turn");
+  if (turn) turn.open = true;
+  el.open = true;
+  el.scrollIntoView({behavior: "smooth", block: "center"});
+  el.classList.add("flash");
+  setTimeout(function () { el.classList.remove("flash"); }, 1500);
+}, true);
+</script>"""
+
+CSS = """
+#sources { max-height: 70vh; overflow-y: auto; }
+#sources .hint { color: var(--body-text-color-subdued); }
+#sources details.turn > summary { font-weight: 600; margin: 8px 0 4px; cursor: pointer; }
+#sources details.cite { border: 1px solid var(--border-color-primary); border-radius: 8px;
+  padding: 6px 10px; margin: 6px 0; }
+#sources details.cite > summary { cursor: pointer; }
+#sources details.cite[open] { background: var(--background-fill-secondary); }
+#sources details.cite.flash { outline: 2px solid var(--color-accent); }
+#sources .n { font-weight: 700; margin-right: 4px; }
+#sources .date, #sources .where { color: var(--body-text-color-subdued); font-size: 0.92em; }
+#sources .where { margin-top: 4px; word-break: break-all; }
+#sources .passage { white-space: pre-wrap; font-size: 0.92em; line-height: 1.45; margin: 6px 0 2px;
+  padding-left: 8px; border-left: 3px solid var(--border-color-primary); }
+#sources mark { background: #fde68a; color: #1f2937; padding: 0 1px; border-radius: 2px; }
+#notice { border: 1px solid #f59e0b; background: #fffbeb; color: #78350f; border-radius: 8px;
+  padding: 8px 12px; }
+"""
+
+
+# --- rendering --------------------------------------------------------------------------------
+def answer_markdown(text: str, turn: int) -> str:
+    """The answer as Markdown whose [n] markers link to citation n of this turn."""
+    escaped = _MD_SPECIAL.sub(r"\\\1", text)
+    return _ESCAPED_MARKER.sub(lambda m: f"[\\[{m[1]}\\]](#cite-{turn}-{m[1]})", escaped)
+
+
+def passage_html(text: str | None, c: Citation, width: int = CONTEXT_CHARS) -> str:
+    """The quote highlighted inside ``width`` characters of its document on each side."""
+    quote = html.escape(c.quote)
+    if not text or not (0 <= c.start < c.end <= len(text)) or text[c.start : c.end] != c.quote:
+        return f"<mark>{quote}</mark>"  # the document changed since; show the quote alone
+    lo, hi = max(0, c.start - width), min(len(text), c.end + width)
+    if lo > 0:  # start and end on word boundaries
+        space = text.find(" ", lo, c.start)
+        lo = space + 1 if space >= 0 else lo
+    if hi < len(text):
+        space = text.rfind(" ", c.end, hi)
+        hi = space if space > c.end else hi
+    before = ("…" if lo > 0 else "") + text[lo : c.start]
+    after = text[c.end : hi] + ("…" if hi < len(text) else "")
+    return f"{html.escape(before)}<mark>{quote}</mark>{html.escape(after)}"
+
+
+def _link(url: str | None, source: str) -> str:
+    if url and urlparse(url).scheme in ("http", "https"):  # never a javascript: link
+        u = html.escape(url, quote=True)
+        return f'<a href="{u}" target="_blank" rel="noopener noreferrer">{html.escape(url)}</a>'
+    return html.escape(source)
+
+
+def citation_html(c: Citation, text: str | None, turn: int) -> str:
+    date = f' <span class="date">({html.escape(c.published)})</span>' if c.published else ""
+    return (
+        f'<details class="cite" id="cite-{turn}-{c.n}">'
+        f'<summary><span class="n">[{c.n}]</span>{html.escape(c.title or c.source)}{date}</summary>'
+        f'<div class="where">{_link(c.url, c.source)}</div>'
+        f'<blockquote class="passage">{passage_html(text, c)}</blockquote></details>'
+    )
+
+
+def sources_html(turns: list[Turn], texts: dict[str, str]) -> str:
+    """Every turn's citations, newest turn first and open; older turns folded."""
+    sections = []
+    last = len(turns) - 1
+    for i in range(last, -1, -1):
+        t = turns[i]
+        if not t.citations:
+            continue
+        items = "".join(citation_html(c, texts.get(c.doc_id), i) for c in t.citations)
+        opened = " open" if i == last else ""
+        question = html.escape(t.question)
+        sections.append(
+            f'<details class="turn" id="turn-{i}"{opened}><summary>Sources for “{question}”'
+            f"</summary>{items}</details>"
+        )
+    return "".join(sections) or EMPTY_SOURCES
+
+
+def notice_update(answer: Answer | None, error: str | None = None) -> Any:
+    if error:
+        return gr.update(value=f"⚠️ {html.escape(error)}", visible=True)
+    if answer is None or (answer.answered and not answer.notices):
+        return gr.update(value="", visible=False)
+    lines = [] if answer.answered else [f"⚠️ {NO_ANSWER}"]
+    lines += [html.escape(n) for n in answer.notices]
+    return gr.update(value="<br>".join(lines), visible=True)
+
+
+def _msg(role: str, content: str) -> dict[str, str]:
+    return {"role": role, "content": content}
+
+
+def history(turns: list[Turn]) -> list[dict[str, str]]:
+    out = []
+    for i, t in enumerate(turns):
+        out += [_msg("user", _MD_SPECIAL.sub(r"\\\1", t.question))]
+        out += [_msg("assistant", answer_markdown(t.answer, i))]
+    return out
+
+
+class _Bar:
+    """Ingestion progress (a tqdm-like bar) shown through a gr.Progress."""
+
+    def __init__(self, progress: gr.Progress, total: int, desc: str) -> None:
+        self.progress, self.total, self.desc, self.done = progress, total, desc, 0
+        self.progress((0, total or None), desc=desc, unit="chunks")
+
+    def update(self, n: int = 1) -> None:
+        self.done += n
+        self.progress((self.done, self.total or None), desc=self.desc, unit="chunks")
+
+    def close(self) -> None:
+        pass
+
+
+# --- the app ----------------------------------------------------------------------------------
+class WebUI:
+    def __init__(self, assistant: Assistant) -> None:
+        self.assistant = assistant
+
+    def _texts(self, turns: list[Turn]) -> dict[str, str]:
+        ids = [c.doc_id for t in turns for c in t.citations if c.doc_id]
+        return self.assistant.store.doc_texts(ids) if ids else {}
+
+    def respond(self, message: str, session: ChatSession | None) -> Iterator[tuple[Any, ...]]:
+        """Answer ``message`` within the conversation; yields (chat, sources, notice, session,
+        textbox) as the answer streams in."""
+        session = session if isinstance(session, ChatSession) else ChatSession(persist=False)
+        question = (message or "").strip()
+        limit = self.assistant.settings.max_question_chars
+        if not question:
+            raise gr.Error("Type a question first.")
+        if len(question) > limit:
+            raise gr.Error(f"The question is {len(question)} characters; the limit is {limit}.")
+        turn = len(session.turns)
+        shown = [*history(session.turns), _msg("user", _MD_SPECIAL.sub(r"\\\1", question))]
+        yield (
+            [*shown, _msg("assistant", "_Searching the documents…_")],
+            gr.skip(),
+            notice_update(None),
+            session,
+            "",
+        )
+        text, answer = "", None
+        try:
+            for piece in self.assistant.stream(question, session=session):
+                if isinstance(piece, Answer):
+                    answer = piece
+                    break
+                text += piece
+                partial = [*shown, _msg("assistant", answer_markdown(text.strip(), turn))]
+                yield partial, gr.skip(), gr.skip(), session, ""
+        except (EmptyIndex, IndexMismatch, ValueError) as exc:
+            yield [*shown], gr.skip(), notice_update(None, str(exc)), session, ""
+            return
+        except Exception:
+            log.exception("answering %r failed", question)
+            error = "Something went wrong while answering; the server log has the details."
+            yield [*shown], gr.skip(), notice_update(None, error), session, ""
+            return
+        sources = sources_html(session.turns, self._texts(session.turns))
+        yield history(session.turns), sources, notice_update(answer), session, ""
+
+    def respond_example(
+        self, session: ChatSession | None, evt: gr.SelectData
+    ) -> Iterator[tuple[Any, ...]]:
+        value = evt.value
+        yield from self.respond(value.get("text", "") if isinstance(value, dict) else "", session)
+
+    def new_chat(self) -> tuple[Any, ...]:
+        return [], EMPTY_SOURCES, notice_update(None), None, ""
+
+    def documents(self) -> list[list[Any]]:
+        """Title, date, source and chunk count of every indexed document."""
+        try:
+            docs = self.assistant.documents()
+        except IndexMismatch as exc:
+            raise gr.Error(str(exc)) from None
+        return [[d["title"], d["published"] or "", d["source"], d["chunks"]] for d in docs]
+
+    def upload(
+        self,
+        paths: list[str] | None,
+        progress: gr.Progress = gr.Progress(),  # noqa: B008
+    ) -> tuple[Any, ...]:
+        """Save the files into the corpus's upload folder and ingest them."""
+        if not paths:
+            return gr.skip(), gr.skip(), None
+        with contextlib.ExitStack() as stack:
+            items = [
+                (Path(p).name, stack.enter_context(open(p, "rb")), os.path.getsize(p))  # noqa: SIM115
+                for p in paths
+            ]
+            try:
+                results, _ = save_and_ingest(
+                    self.assistant, items, progress=lambda total, desc: _Bar(progress, total, desc)
+                )
+            except (UploadError, IndexBusy, IndexMismatch) as exc:
+                raise gr.Error(str(exc)) from None
+        lines = []
+        for r in results:
+            if r.indexed:
+                note = f" ({html.escape(r.reason)})" if r.reason else ""
+                lines.append(f"✅ **{r.name}**: {r.documents} document(s) indexed{note}")
+            else:
+                lines.append(f"❌ **{r.name}**: not indexed: {html.escape(r.reason or '')}")
+        return "\n\n".join(lines), self.documents(), None
+
+
+def build(assistant: Assistant) -> gr.Blocks:
+    ui = WebUI(assistant)
+    settings = assistant.settings
+    with gr.Blocks(title="Newsroom assistant", fill_width=True) as demo:
+        gr.Markdown(
+            "## Newsroom assistant\nAnswers quote the documents; click a marker such as [1] "
+            "to see the passage in its source."
+        )
+        session = gr.State(None)
+        with gr.Tab("Chat"), gr.Row(equal_height=False):
+            with gr.Column(scale=3):
+                chatbot = gr.Chatbot(
+                    label="Conversation",
+                    elem_id="chatbot",
+                    height="65vh",
+                    placeholder="Ask about the documents: every sentence of the answer "
+                    "quotes its source.",
+                    examples=[{"text": q} for q in EXAMPLES],
+                    feedback_options=None,
+                    buttons=["copy"],
+                )
+                notice = gr.HTML("", elem_id="notice", visible=False, js_on_load=None)
+                with gr.Row():
+                    textbox = gr.Textbox(
+                        placeholder="Ask a question, e.g. What support did NATO pledge to Ukraine?",
+                        show_label=False,
+                        max_length=settings.max_question_chars,
+                        submit_btn="Ask",
+                        scale=8,
+                        elem_id="question",
+                    )
+                    new_chat = gr.Button("New chat", scale=1, elem_id="new-chat")
+            with gr.Column(scale=2):
+                gr.Markdown("### Sources")
+                sources = gr.HTML(EMPTY_SOURCES, elem_id="sources", js_on_load=None)
+        with gr.Tab("Documents") as docs_tab:
+            table = gr.Dataframe(
+                headers=["Title", "Date", "Source", "Chunks"],
+                datatype=["str", "str", "str", "number"],
+                interactive=False,
+                wrap=True,
+                elem_id="documents",
+            )
+            refresh = gr.Button("Refresh", size="sm")
+            files = gr.File(
+                label=f"Add documents ({', '.join(supported_types())}; up to "
+                f"{settings.max_file_mb:g} MB each, {MAX_FILES} at a time)",
+                file_count="multiple",
+                file_types=supported_types(),
+                type="filepath",
+                elem_id="upload",
+            )
+            status = gr.Markdown(elem_id="upload-status")
+
+        outputs = [chatbot, sources, notice, session, textbox]
+        textbox.submit(ui.respond, [textbox, session], outputs, api_name="respond")
+        chatbot.example_select(
+            ui.respond_example, [session], outputs, api_visibility="undocumented"
+        )
+        new_chat.click(ui.new_chat, None, outputs, api_visibility="private", queue=False)
+        chatbot.clear(ui.new_chat, None, outputs, api_visibility="private", queue=False)
+        demo.load(ui.documents, None, table, api_name="documents_on_load", api_visibility="private")
+        docs_tab.select(
+            ui.documents, None, table, api_name="documents_on_tab", api_visibility="private"
+        )
+        refresh.click(ui.documents, None, table, api_name="documents")
+        files.upload(ui.upload, [files], [status, table, files], api_name="upload")
+    demo.queue(default_concurrency_limit=4)
+    return demo
+
+
+def mount(app: FastAPI, assistant: Assistant) -> FastAPI:
+    """Mount the UI at / of ``app`` (after the API routes, which take precedence)."""
+    s = assistant.settings
+    auth = (s.ui_username, s.ui_password.get_secret_value()) if s.ui_password else None
+    theme = gr.themes.Default(font=SYSTEM_FONTS, font_mono=MONO_FONTS)
+    return gr.mount_gradio_app(
+        app,
+        build(assistant),
+        path="/",
+        server_name=s.host,
+        server_port=s.port,
+        auth=auth,
+        theme=theme,
+        css=CSS,
+        head=HEAD,
+        ssr_mode=False,
+        max_file_size=int(s.max_file_mb * 1024 * 1024),
+        footer_links=["api", "settings"],
+        show_error=True,
+    )
