@@ -32,6 +32,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from assistant.app import NO_ANSWER, Assistant, EmptyIndex
 from assistant.chat import ChatSession, session_from_exchanges
 from assistant.dates import normalise_date
+from assistant.limits import ConcurrencyLimit
 from assistant.llm import LLMError
 from assistant.retrieval import Filters
 from assistant.store import IndexBusy, IndexMismatch
@@ -296,6 +297,14 @@ def create_app(assistant: Assistant, ui: bool = True) -> FastAPI:
         lifespan=_lifespan,
     )
     upload_limit = int(settings.max_file_mb * 1024 * 1024 * MAX_FILES) + (1 << 20)
+    # Overload gives a quick 503 with a reason instead of a growing backlog (limits.py); the
+    # body limit is added last so it is the outer one and refuses oversized bodies first.
+    app.add_middleware(
+        ConcurrencyLimit,
+        max_concurrent=settings.max_concurrent_requests,
+        max_queued=settings.max_queued_requests,
+        queue_timeout=settings.queue_timeout_seconds,
+    )
     app.add_middleware(BodyLimit, upload_limit=upload_limit)
     app.state.assistant = assistant
     _add_error_handlers(app)

@@ -1,0 +1,58 @@
+"""The real server under overload and cross-origin requests: 503 with a reason, no CORS."""
+
+from __future__ import annotations
+
+import threading
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from assistant.app import Assistant
+from tests.conftest import NATO_QUESTION
+from tests.live_server import live_server, sample_assistant_in
+
+
+def test_overload_is_refused_with_a_reason_and_health_still_answers(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    a = sample_assistant_in(tmp_path, max_concurrent_requests=1, max_queued_requests=0)
+    release, entered = threading.Event(), threading.Event()
+    real_ask = Assistant.ask
+
+    def held_ask(self: Assistant, *args: Any, **kw: Any) -> Any:
+        entered.set()
+        assert release.wait(30)
+        return real_ask(self, *args, **kw)
+
+    monkeypatch.setattr(Assistant, "ask", held_ask)
+    with live_server(a, tmp_path, ui=False) as server, ThreadPoolExecutor(2) as pool:
+        client = httpx.Client(base_url=server.url, timeout=30, trust_env=False)
+        first = pool.submit(client.post, "/api/ask", json={"question": NATO_QUESTION})
+        assert entered.wait(30)
+        busy = client.post("/api/ask", json={"question": NATO_QUESTION})
+        assert busy.status_code == 503
+        assert busy.json()["error"]["code"] == "server_busy"
+        assert "1 requests in progress" in busy.json()["error"]["message"]
+        assert int(busy.headers["retry-after"]) >= 1
+        assert client.get("/health").status_code == 200
+        release.set()
+        assert first.result(30).status_code == 200
+        assert client.post("/api/ask", json={"question": NATO_QUESTION}).status_code == 200
+
+
+def test_cors_is_off(tmp_path: Path) -> None:
+    a = sample_assistant_in(tmp_path)
+    with live_server(a, tmp_path, ui=False) as server:
+        client = httpx.Client(base_url=server.url, timeout=30, trust_env=False)
+        origin = {"Origin": "https://evil.example"}
+        preflight = client.options(
+            "/api/ask",
+            headers={**origin, "Access-Control-Request-Method": "POST"},
+        )
+        assert "access-control-allow-origin" not in preflight.headers
+        r = client.post("/api/ask", json={"question": NATO_QUESTION}, headers=origin)
+        assert r.status_code == 200
+        assert not any(h.startswith("access-control-") for h in r.headers)
