@@ -119,4 +119,3 @@ class ConcurrencyLimit:
             }
         )
         await send({"type": "http.response.body", "body": body})
-
