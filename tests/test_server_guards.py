@@ -56,3 +56,14 @@ def test_cors_is_off(tmp_path: Path) -> None:
         r = client.post("/api/ask", json={"question": NATO_QUESTION}, headers=origin)
         assert r.status_code == 200
         assert not any(h.startswith("access-control-") for h in r.headers)
+
+
+def test_the_reliability_settings_are_documented() -> None:
+    from assistant.settings import Settings
+
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text(encoding="utf-8")
+    names = ["max_concurrent_requests", "max_queued_requests", "queue_timeout_seconds",
+             "ingest_lease_seconds", "ingest_batch_chunks", "log_level"]  # fmt: skip
+    for name in names:
+        assert name in Settings.model_fields
+        assert f"| `{name}` |" in readme, f"{name} is not in the README's settings tables"
