@@ -283,3 +283,57 @@ def test_killed_server_ingestion_is_repaired_at_once(chroma_url: str, tmp_path: 
         p.name for p in (tmp_path / "corpus").iterdir()
     }
     assert all(m["hash"] != "pending" for m in fresh.store.doc_records().values())
+
+
+@pytest.mark.slow
+def test_two_servers_on_one_chroma_answer_alike(
+    chroma_url: str, tmp_path: Path, corpus: Path
+) -> None:
+    import httpx
+
+    from tests.servers import free_port, stop, wait_http
+
+    env = cli_env(chroma_url=chroma_url, collection="srv-two", corpus_dir=str(corpus))
+    assert run_cli(["ingest"], tmp_path, env).returncode == 0
+    procs, urls = [], []
+    try:
+        for _ in range(2):
+            port = free_port()
+            with (tmp_path / f"serve-{port}.log").open("wb") as log:
+                procs.append(
+                    subprocess.Popen(
+                        [sys.executable, "-m", "assistant", "serve", "--port", str(port)],
+                        cwd=tmp_path,
+                        env=env,
+                        stdout=log,
+                        stderr=subprocess.STDOUT,
+                    )
+                )
+            urls.append(f"http://127.0.0.1:{port}")
+        for url, proc in zip(urls, procs, strict=True):
+            wait_http(f"{url}/health", 180, proc)  # type: ignore[arg-type]
+
+        def ask(url: str, question: str) -> dict[str, Any]:
+            r = httpx.post(f"{url}/api/ask", json={"question": question}, timeout=120,
+                           trust_env=False)  # fmt: skip
+            assert r.status_code == 200, r.text
+            body = r.json()
+            body.pop("timings_ms"), body.pop("session_id")
+            return dict(body)
+
+        one, two = ask(urls[0], NATO_QUESTION), ask(urls[1], NATO_QUESTION)
+        assert one == two and one["answered"]
+        assert not ask(urls[1], FLOOD_QUESTION)["answered"]
+
+        # An upload through server 1 (it takes the writer lease) is answerable on server 2.
+        r = httpx.post(f"{urls[0]}/api/documents", timeout=300, trust_env=False,
+                       files=[("files", ("flood.txt", FLOOD.encode()))])  # fmt: skip
+        assert r.status_code == 201, r.text
+        seen = ask(urls[1], FLOOD_QUESTION)
+        assert seen["answered"] and {c["source"] for c in seen["citations"]} == {
+            "uploads/flood.txt"
+        }
+        assert seen == ask(urls[0], FLOOD_QUESTION)
+    finally:
+        for proc in procs:
+            stop(proc)  # type: ignore[arg-type]
