@@ -7,8 +7,6 @@ process sharing a Chroma server rebuilds it when another process changed the col
 
 from __future__ import annotations
 
-import contextlib
-import io
 import logging
 import shutil
 import threading
@@ -200,8 +198,7 @@ class Retriever:
         cache = self._bm25_dir(revision)
         if cache is not None and (cache / "retriever.json").is_file():
             try:
-                with _quiet():
-                    r = BM25Retriever.from_persist_dir(str(cache))
+                r = BM25Retriever.from_persist_dir(str(cache), show_progress=False)
                 r.similarity_top_k = min(k, self._size_of(r))
                 return r
             except Exception as exc:  # a damaged cache is rebuilt, not fatal
@@ -211,15 +208,13 @@ class Retriever:
         ]
         if not nodes:
             return None
-        with _quiet():
-            r = BM25Retriever.from_defaults(nodes=nodes, similarity_top_k=min(k, len(nodes)))
+        r = BM25Retriever.from_defaults(nodes=nodes, similarity_top_k=min(k, len(nodes)))
         if cache is not None:
             try:
                 if cache.parent.is_dir():
                     shutil.rmtree(cache.parent)  # older revisions are never read again
                 cache.mkdir(parents=True, exist_ok=True)
-                with _quiet():
-                    r.persist(str(cache))
+                r.persist(str(cache), show_progress=False)
             except OSError as exc:
                 log.warning("could not cache BM25 index at %s: %s", cache, exc)
         return r
@@ -279,10 +274,3 @@ def _node_for_bm25(cid: str, text: str, meta: dict[str, Any]) -> TextNode:
         excluded_embed_metadata_keys=excluded,
         excluded_llm_metadata_keys=excluded,
     )
-
-
-@contextlib.contextmanager
-def _quiet() -> Any:
-    # bm25s draws tqdm bars on stderr while indexing and loading; library code stays silent.
-    with contextlib.redirect_stderr(io.StringIO()):
-        yield
