@@ -102,9 +102,13 @@ class Assistant:
         return math.log(1 + (n - df + 0.5) / (df + 0.5))
 
     def retrieve(
-        self, query: str, top_k: int | None = None, filters: Filters | None = None
+        self,
+        query: str,
+        top_k: int | None = None,
+        filters: Filters | None = None,
+        as_of: str | None = None,
     ) -> list[Hit]:
-        return self.retriever.retrieve(query, top_k=top_k, filters=filters)
+        return self.retriever.retrieve(query, top_k=top_k, filters=filters, as_of=as_of)
 
     def ask(
         self,
@@ -112,7 +116,11 @@ class Assistant:
         session: ChatSession | str | None = None,
         filters: Filters | None = None,
         top_k: int | None = None,
+        *,
+        as_of: str | None = None,
     ) -> Answer:
+        """Answer ``question`` as if asked on ``as_of`` (ISO date; None = the newest document's
+        date): relative time in the question ("this week") is read against it."""
         question = question.strip()
         if not question:
             raise ValueError("the question is empty")
@@ -128,7 +136,7 @@ class Assistant:
             )
         cond = condense(chat.turns if chat else [], question)
         t0 = time.perf_counter()
-        hits = self.retrieve(cond.standalone, top_k=top_k, filters=filters)
+        hits = self.retrieve(cond.standalone, top_k=top_k, filters=filters, as_of=as_of)
         t1 = time.perf_counter()
         texts = self.store.doc_texts([h.chunk.doc_id for h in hits])
         draft = self.answerer.draft(cond.focus, hits, texts, context=cond.context)
@@ -156,9 +164,11 @@ class Assistant:
         session: ChatSession | str | None = None,
         filters: Filters | None = None,
         top_k: int | None = None,
+        *,
+        as_of: str | None = None,
     ) -> Iterator[str | Answer]:
         """Text pieces of the answer as they are ready, then the finished Answer."""
-        answer = self.ask(question, session=session, filters=filters, top_k=top_k)
+        answer = self.ask(question, session=session, filters=filters, top_k=top_k, as_of=as_of)
         for paragraph in answer.answer.split("\n\n"):
             yield paragraph + "\n\n"
         yield answer

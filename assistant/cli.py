@@ -212,6 +212,55 @@ def chat(
         typer.echo(format_answer(answer))
 
 
+@app.command("eval")
+def evaluate(
+    dataset: Annotated[
+        str,
+        typer.Argument(
+            help="Dataset folder (corpus.jsonl + <split>.jsonl), or a name found in "
+            "shared/datasets/ above the working directory."
+        ),
+    ],
+    split: Annotated[str, typer.Option("--split", help="Questions file: <split>.jsonl.")] = "dev",
+    index: Annotated[
+        Path | None,
+        typer.Option(
+            "--index",
+            help="Index directory (default: <index_dir>/eval-<dataset>-<settings hash>).",
+        ),
+    ] = None,
+    limit: Annotated[
+        int | None, typer.Option("--limit", min=1, help="Only the first N questions.")
+    ] = None,
+    misses: Annotated[
+        bool, typer.Option("--misses", help="Also list questions whose gold is not ranked first.")
+    ] = False,
+    as_json: Annotated[
+        bool, typer.Option("--json", help="Print the report (and per-question rows) as JSON.")
+    ] = False,
+) -> None:
+    """Ingest a benchmark's corpus and score retrieval and answers on its questions."""
+    from assistant.app import Assistant
+    from assistant.evaluation import eval_index_dir, resolve_dataset, run_eval
+    from assistant.settings import load_settings
+
+    with _errors():
+        settings = load_settings()
+        folder = resolve_dataset(dataset, [Path(__file__).resolve().parent])
+        settings.index_dir = index or eval_index_dir(settings, folder)
+        report = run_eval(Assistant(settings), folder, split=split, limit=limit, progress=_progress)
+    if as_json:
+        typer.echo(json.dumps(report.to_dict(with_results=misses), ensure_ascii=False))
+        return
+    typer.echo(report.table())
+    if misses:
+        for r in report.misses():
+            typer.echo(f"\n{r.qid} rank {r.rank or '>10'}: {r.question}")
+            typer.echo(f"  as of {r.as_of}; gold: {'; '.join(r.gold)}")
+            for i, t in enumerate(r.top[:3], start=1):
+                typer.echo(f"  {i}. {t}")
+
+
 @app.command("settings")
 def show_settings(index: IndexOpt = None) -> None:
     """Print the effective settings (secrets masked)."""

@@ -207,7 +207,11 @@ class Retriever:
 
     # --- retrieval ------------------------------------------------------------------------
     def retrieve(
-        self, query: str, top_k: int | None = None, filters: Filters | None = None
+        self,
+        query: str,
+        top_k: int | None = None,
+        filters: Filters | None = None,
+        as_of: str | None = None,
     ) -> list[Hit]:
         top_k = top_k or self.settings.top_k
         filters = filters or Filters()
