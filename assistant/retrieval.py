@@ -13,6 +13,7 @@ import logging
 import shutil
 import threading
 from dataclasses import dataclass, field
+from datetime import date
 from pathlib import Path
 from typing import Any
 
@@ -29,6 +30,7 @@ from llama_index.core.vector_stores.types import (
     MetadataFilters,
 )
 
+from assistant.recency import date_prior, parse_iso, relative_window
 from assistant.settings import Settings
 from assistant.store import Store, chunk_from, date_int
 from assistant.types import Hit
@@ -152,7 +154,7 @@ class Retriever:
         self._lock = threading.Lock()
         self._bm25: Any = None
         self._bm25_revision: str | None = None
-        self._size = 0
+        self._newest: tuple[str | None, date | None] = (None, None)
 
     # --- BM25 -----------------------------------------------------------------------------
     def _bm25_dir(self, revision: str) -> Path | None:
@@ -205,6 +207,17 @@ class Retriever:
     def _size_of(r: Any) -> int:
         return int(r.bm25.scores.get("num_docs", 0))
 
+    def newest_date(self) -> date | None:
+        """Publication date of the newest chunk in the index: the default ``as_of``."""
+        bm25 = self.bm25()
+        revision = self._bm25_revision
+        if bm25 is None:
+            return None
+        if self._newest[0] != revision:
+            pubs = [int(m.get("pub_int") or 0) for m in bm25.corpus]
+            self._newest = (revision, parse_iso(str(max(pubs, default=0))))
+        return self._newest[1]
+
     # --- retrieval ------------------------------------------------------------------------
     def retrieve(
         self,
@@ -213,9 +226,11 @@ class Retriever:
         filters: Filters | None = None,
         as_of: str | None = None,
     ) -> list[Hit]:
-        top_k = top_k or self.settings.top_k
+        """The ``top_k`` best chunks for ``query``, read as if asked on ``as_of``."""
+        s = self.settings
+        top_k = top_k or s.top_k
         filters = filters or Filters()
-        k = self.settings.candidate_k
+        k = s.candidate_k
         bm25 = self.bm25()
         if bm25 is None:
             return []
@@ -230,25 +245,67 @@ class Retriever:
             bm25.similarity_top_k = min(self._size_of(bm25), k)
         fusion = WeightedRRFRetriever(
             [dense, lexical],
-            weights=[self.settings.dense_weight, self.settings.bm25_weight],
-            k=self.settings.rrf_k,
-            top_k=top_k,
+            weights=[s.dense_weight, s.bm25_weight],
+            k=s.rrf_k,
+            top_k=2 * k,  # every candidate: dates and diversity reorder them before the cut
         )
         fused = fusion.retrieve(query)
+        cands = [
+            _Candidate(
+                node=nws.node,
+                score=float(nws.score or 0.0),
+                raw=fusion.raw_scores.get(nws.node.node_id, {}),
+            )
+            for nws in fused
+        ]
+        self._date_prior(query, cands, as_of)
+        cands.sort(key=lambda c: c.score, reverse=True)
+        if s.doc_diversity:
+            cands = _diversify(cands)
         hits = []
-        for rank, nws in enumerate(fused, start=1):
-            node = nws.node
-            raw = fusion.raw_scores.get(node.node_id, {})
+        for rank, c in enumerate(cands[:top_k], start=1):
+            node = c.node
             hits.append(
                 Hit(
                     chunk=chunk_from(node.node_id, node.get_content(), dict(node.metadata)),
-                    score=float(nws.score or 0.0),
+                    score=c.score,
                     rank=rank,
-                    dense=raw.get(DENSE),
-                    lexical=raw.get(LEXICAL),
+                    dense=c.raw.get(DENSE),
+                    lexical=c.raw.get(LEXICAL),
                 )
             )
         return hits
+
+    def _date_prior(self, query: str, cands: list[_Candidate], as_of: str | None) -> None:
+        """Prefer the window the question's relative time points to; demote the future."""
+        s = self.settings
+        day = parse_iso(as_of) if as_of else self.newest_date()
+        if day is None or (s.date_window_boost == 0 and s.future_penalty == 0):
+            return
+        window = relative_window(query, day)
+        for c in cands:
+            published = parse_iso(str(c.node.metadata.get("pub_int") or ""))
+            c.score *= date_prior(published, day, window, s.date_window_boost, s.future_penalty)
+
+
+@dataclass
+class _Candidate:
+    node: BaseNode
+    score: float
+    raw: dict[int, float]
+
+
+def _diversify(cands: list[_Candidate]) -> list[_Candidate]:
+    """Each document's best chunk first (in score order), then the second-best chunks, ..."""
+    seen: dict[str, int] = {}
+    keyed = []
+    for i, c in enumerate(cands):
+        doc = str(c.node.metadata.get("doc_id", c.node.node_id))
+        nth = seen.get(doc, 0)
+        seen[doc] = nth + 1
+        keyed.append((nth, i, c))
+    keyed.sort(key=lambda t: (t[0], t[1]))
+    return [c for _, _, c in keyed]
 
 
 def _node_for_bm25(cid: str, text: str, meta: dict[str, Any]) -> TextNode:

@@ -78,6 +78,26 @@ class Settings(BaseSettings):
     rrf_k: float = Field(60.0, gt=0, description="Reciprocal-rank-fusion constant k.")
     reranker: str = Field("none", description="Reranker backend: 'none'.")
 
+    # --- retrieval tuning: dates, diversity (issue 6; `assistant eval` is the judge) ---
+    date_window_boost: float = Field(
+        1.0,
+        ge=0,
+        description="Extra weight (x(1+boost)) of documents inside the window a question's "
+        "relative time points to ('this week', 'last month', 'recently'), read against as_of; "
+        "fades over one more window length; 0 = off.",
+    )
+    future_penalty: float = Field(
+        0.5,
+        ge=0,
+        le=1,
+        description="Score cut (x(1-penalty)) of documents published after as_of, i.e. not "
+        "yet written when the question was asked; 0 = off, 1 = drop to zero.",
+    )
+    doc_diversity: bool = Field(
+        True,
+        description="List each document's best chunk before a second chunk of any document.",
+    )
+
     # --- answering ---
     llm: Literal["none", "openai", "ollama"] = Field(
         "none", description="Answering backend: 'none' = extractive, offline."
