@@ -244,10 +244,22 @@ def compose(chosen: list[Passage]) -> Draft:
     )
     citations: list[Citation] = []
     paragraphs: list[str] = []
+    notices: list[str] = []
+    dates = sorted({d for d in (by_doc[x][0].hit.chunk.published for x in order) if d})
+    newest = order[0] if len(dates) > 1 else None
+    if newest is not None:
+        first = by_doc[newest][0].hit.chunk
+        # Sources of different dates may disagree (a count, a status): say which is current.
+        notices.append(
+            f"the sources date from {dates[0]} to {dates[-1]}; the newest is "
+            f"“{first.title}” ({first.published}): where they differ, it is the latest account"
+        )
     for doc_id in order:
         group = sorted(by_doc[doc_id], key=lambda p: p.start)
         c = group[0].hit.chunk
         when = f", {c.published}" if c.published else ""
+        if doc_id == newest:
+            when += " (newest source)"
         parts = []
         for p in group:
             n = len(citations) + 1
@@ -266,4 +278,4 @@ def compose(chosen: list[Passage]) -> Draft:
             )
             parts.append(f"{p.text} [{n}]")
         paragraphs.append(f"From “{c.title}”{when}: " + " ".join(parts))
-    return Draft(True, "\n\n".join(paragraphs), citations)
+    return Draft(True, "\n\n".join(paragraphs), citations, notices=notices)

@@ -52,7 +52,10 @@ class Settings(BaseSettings):
     )
     embed_batch_size: int = Field(32, ge=1, le=512, description="Chunks embedded per batch.")
     embed_threads: int = Field(
-        0, ge=0, description="onnxruntime intra-op threads; 0 = one per CPU core."
+        0,
+        ge=0,
+        description="Embedding batches run in parallel (one onnxruntime thread each); "
+        "0 = one per CPU core.",
     )
     chunk_size: int = Field(
         200, ge=32, le=2048, description="Chunk size in tiktoken tokens (MiniLM reads <=256)."
@@ -74,7 +77,7 @@ class Settings(BaseSettings):
         description="Candidates each retriever (dense, BM25) returns before fusion.",
     )
     dense_weight: float = Field(1.0, ge=0, description="Weight of the dense retriever in fusion.")
-    bm25_weight: float = Field(1.0, ge=0, description="Weight of the BM25 retriever in fusion.")
+    bm25_weight: float = Field(1.5, ge=0, description="Weight of the BM25 retriever in fusion.")
     rrf_k: float = Field(60.0, gt=0, description="Reciprocal-rank-fusion constant k.")
     reranker: str = Field("none", description="Reranker backend: 'none'.")
 
