@@ -13,6 +13,7 @@ refusal instead of weak matches.
 from __future__ import annotations
 
 import math
+import re
 import threading
 from collections import OrderedDict
 from collections.abc import Callable
@@ -120,13 +121,12 @@ class ExtractiveAnswerer:
         if not passages:
             return Draft(False, NO_ANSWER, [])
         weights = self.weights(question, context)
-        evidence_words = {w for p in passages for w in words(p.text)}
-        evidence_terms = {t for p in passages for t in p.terms}
-        missing = [
-            e
-            for e in question_entities(question)
-            if e not in evidence_words and terms(e) and terms(e)[0] not in evidence_terms
-        ]
+        # A name the question asks about may sit outside the retrieved chunk ("Texas" in the
+        # article's first line, the quoted passage further down): the document counts.
+        scope = "\n".join(dict.fromkeys(doc_texts.get(h.chunk.doc_id, h.chunk.text) for h in hits))
+        scope = (scope + "\n" + "\n".join({h.chunk.title for h in hits})).lower()
+        scope = scope.replace("’", "'")
+        missing = [e for e in question_entities(question) if not _mentions(scope, e)]
         if missing:
             names = ", ".join(m.title() if not m.isupper() else m for m in missing)
             return Draft(
@@ -136,7 +136,6 @@ class ExtractiveAnswerer:
                 notices=[f"not found in the documents: {names}"],
             )
         total = sum(weights.values()) or 1.0
-        best_rank = min(h.rank for h in hits)
         for p in passages:
             covered = sum(w for t, w in weights.items() if t in p.terms)
             p.coverage = covered / total
@@ -145,12 +144,21 @@ class ExtractiveAnswerer:
             if p.text.strip().lower() in titles:
                 p.coverage = 0.0  # a headline is no evidence, nor a neighbour's
         neighbours = _neighbour_coverage(passages)
+        # Retrieval ranks documents; inside one document the sentences compete on content.
+        doc_rank: dict[str, int] = {}
+        for h in sorted(hits, key=lambda h: h.rank):
+            doc_rank.setdefault(h.chunk.doc_id, len(doc_rank) + 1)
         for p in passages:
-            prior = 1.0 / math.sqrt(p.hit.rank - best_rank + 1)
+            prior = 1.0 / math.sqrt(doc_rank[p.doc_id])
             dense = max(p.hit.dense or 0.0, 0.0)
             # A sentence amid relevant sentences usually continues their point in other words
             # ("NATO has been delivering fuel, ..." after "step up non-lethal support").
-            p.score = p.coverage + NEIGHBOUR_WEIGHT * neighbours[id(p)] + 0.1 * prior + 0.1 * dense
+            p.score = (
+                p.coverage
+                + NEIGHBOUR_WEIGHT * neighbours[id(p)]
+                + self.settings.answer_rank_weight * prior
+                + 0.1 * dense
+            )
         self._semantic_rescore(question, passages)
         chosen = self._select(passages)
         union = set().union(*(p.terms for p in chosen)) if chosen else set()
@@ -210,6 +218,15 @@ class ExtractiveAnswerer:
             chosen.append(p)
             per_doc[p.doc_id] = per_doc.get(p.doc_id, 0) + 1
         return chosen
+
+
+def _mentions(text: str, entity: str) -> bool:
+    """Whether lower-cased ``text`` has the word, or a word starting with its stem
+    ("Ukraine" -> "ukrain" finds "Ukrainian")."""
+    if re.search(r"\b" + re.escape(entity) + r"\b", text):
+        return True
+    stems = terms(entity)
+    return not stems or re.search(r"\b" + re.escape(stems[0]), text) is not None
 
 
 def _neighbour_coverage(passages: list[Passage]) -> dict[int, float]:

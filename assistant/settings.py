@@ -116,11 +116,17 @@ class Settings(BaseSettings):
         7, ge=1, le=20, description="Most sentences in an extractive answer."
     )
     rerank_sentences: int = Field(
-        16,
+        0,
         ge=0,
         le=200,
         description="Candidate sentences re-scored by embedding similarity to the question "
         "(0 = lexical only, fastest).",
+    )
+    answer_rank_weight: float = Field(
+        0.3,
+        ge=0,
+        description="Weight of the retrieval rank (1/sqrt(rank)) when choosing answer "
+        "sentences, next to their coverage of the question's terms (0..1).",
     )
     min_support: float = Field(
         0.5,
