@@ -32,7 +32,9 @@ log = logging.getLogger(__name__)
 # count against the chunk size and crash the splitter.
 EMBEDDED_KEYS = ("title", "published")
 TITLE_MAX_CHARS = 200
-EMBED_GROUP = 256  # chunks embedded per call: long enough for length-sorted batches to pay off
+# Chunks per embed call: enough for length-sorted batches to pay off, few enough that the
+# last Chroma write (the one not overlapped with embedding) stays short.
+EMBED_GROUP = 128
 
 
 @dataclass
@@ -253,56 +255,70 @@ def _write_pending(
 ) -> None:
     if not pending:
         return
+    from concurrent.futures import Future, ThreadPoolExecutor
+
     from llama_index.vector_stores.chroma import ChromaVectorStore
 
     vector_store = ChromaVectorStore(chroma_collection=store.chunks)
     splitter = make_splitter(settings)
     bar = progress(0, "chunking") if progress else None
     # Chunk up front so the progress bar can count chunks, the unit of embedding work.
-    groups: list[tuple[Source, dict[str, Any], bool, list[TextNode]]] = []
+    groups: list[_Group] = []
     for src, record, is_update in pending:
         groups.append((src, record, is_update, chunk_sources(splitter, [src])))
     total = sum(len(g[3]) for g in groups)
     if bar is not None:
         bar.close()
     bar = progress(total, "embedding") if progress else None
-    batch: list[tuple[Source, dict[str, Any], bool, list[TextNode]]] = []
+    batches: list[list[_Group]] = [[]]
     size = 0
     for group in groups:
-        batch.append(group)
-        size += len(group[3])
         if size >= EMBED_GROUP:
-            _flush(batch, store, vector_store, embedder, report, bar)
-            batch, size = [], 0
-    _flush(batch, store, vector_store, embedder, report, bar)
+            batches.append([])
+            size = 0
+        batches[-1].append(group)
+        size += len(group[3])
+    # Writing a batch to Chroma overlaps with embedding the next one; batches are written in
+    # order, one at a time, so the record-last guarantee holds per batch.
+    with ThreadPoolExecutor(1, thread_name_prefix="ingest-write") as writer:
+        written: Future[None] | None = None
+        for batch in batches:
+            nodes = [n for g in batch for n in g[3]]
+            vectors = embed_texts(
+                embedder, [n.get_content(metadata_mode=MetadataMode.EMBED) for n in nodes]
+            )
+            for node, vec in zip(nodes, vectors, strict=True):
+                node.embedding = vec
+            if written is not None:
+                written.result()  # re-raises a failed write before more work is queued
+            written = writer.submit(_write_batch, batch, store, vector_store, report, bar)
+        if written is not None:
+            written.result()
     if bar is not None:
         bar.close()
 
 
-def _flush(
-    batch: list[tuple[Source, dict[str, Any], bool, list[TextNode]]],
-    store: Store,
-    vector_store: Any,
-    embedder: BaseEmbedding,
-    report: IngestReport,
-    bar: Any,
+_Group = tuple[Source, dict[str, Any], bool, list[TextNode]]
+
+
+def _write_batch(
+    batch: list[_Group], store: Store, vector_store: Any, report: IngestReport, bar: Any
 ) -> None:
-    nodes = [n for g in batch for n in g[3]]
-    if not batch:
-        return
-    vectors = embed_texts(
-        embedder, [n.get_content(metadata_mode=MetadataMode.EMBED) for n in nodes]
+    # Records first as pending, chunks next, final hashes last: a kill between leaves records
+    # whose hash never matches, so the next run redoes these documents.
+    store.put_docs(
+        [(src, {**record, "hash": "pending", "file_hash": ""}) for src, record, *_ in batch]
     )
-    for node, vec in zip(nodes, vectors, strict=True):
-        node.embedding = vec
-    for src, record, is_update, doc_nodes in batch:
-        # Record first as pending, chunks next, final hash last: a kill between leaves a
-        # record whose hash never matches, so the next run redoes this document.
-        store.put_doc(src, {**record, "hash": "pending", "file_hash": ""})
-        report.chunks_removed += store.delete_chunks_of(src.doc_id)
-        if doc_nodes:
-            vector_store.add(doc_nodes)
-        store.put_doc(src, {**record, "chunks": len(doc_nodes)})
+    for src, _record, is_update, _nodes in batch:
+        if is_update:  # a new document has no chunks (orphans were removed before)
+            report.chunks_removed += store.delete_chunks_of(src.doc_id)
+    nodes = [n for g in batch for n in g[3]]
+    if nodes:
+        vector_store.add(nodes)
+    store.put_docs(
+        [(src, {**record, "chunks": len(doc_nodes)}) for src, record, _, doc_nodes in batch]
+    )
+    for _src, _record, is_update, doc_nodes in batch:
         report.chunks_added += len(doc_nodes)
         if is_update:
             report.docs_updated += 1

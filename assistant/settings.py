@@ -50,7 +50,12 @@ class Settings(BaseSettings):
     embedder: str = Field(
         "minilm", description="Embedding backend: 'minilm' (offline ONNX all-MiniLM-L6-v2)."
     )
-    embed_batch_size: int = Field(32, ge=1, le=512, description="Chunks embedded per batch.")
+    embed_batch_size: int = Field(
+        8,
+        ge=1,
+        le=512,
+        description="Chunks per onnxruntime call; small batches pad less and stay in cache.",
+    )
     embed_threads: int = Field(
         0,
         ge=0,

@@ -135,6 +135,17 @@ class Store:
             metadatas=[_flat(meta)],
         )
 
+    def put_docs(self, docs: list[tuple[Source, dict[str, Any]]]) -> None:
+        """``put_doc`` for many documents in one write."""
+        if not docs:
+            return
+        self.docs.upsert(
+            ids=[src.doc_id for src, _ in docs],
+            documents=[src.text for src, _ in docs],
+            embeddings=np.zeros((len(docs), 1), dtype=np.float32),
+            metadatas=[_flat(meta) for _, meta in docs],
+        )
+
     def doc_texts(self, doc_ids: list[str]) -> dict[str, str]:
         if not doc_ids:
             return {}

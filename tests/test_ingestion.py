@@ -97,8 +97,8 @@ def test_interrupted_ingestion_is_repaired_by_the_next_run(
 
     def dying_add(self, nodes, **kw):  # type: ignore[no-untyped-def]
         calls["n"] += 1
-        if calls["n"] == 2:
-            real_add(self, nodes[:1], **kw)  # half-written document, then the crash
+        if calls["n"] == 1:  # chunks are written a batch of documents at a time
+            real_add(self, nodes[:1], **kw)  # half-written batch, then the crash
             raise KeyboardInterrupt
         return real_add(self, nodes, **kw)
 
