@@ -22,7 +22,7 @@ VENDOR_DIR = Path(__file__).parent / "_vendor" / "minilm"
 # The model reads at most 256 word pieces; the shipped tokenizer.json would truncate at 128.
 MINILM_MAX_TOKENS = 256
 MINILM_DIM = 384
-QUERY_CACHE = 256  # single texts (questions) remembered: retrieval and answering embed it twice
+QUERY_CACHE = 32  # recent single texts (questions): retrieval and answering may both embed one
 
 
 class MiniLMEmbedding(BaseEmbedding):
