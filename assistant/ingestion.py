@@ -29,8 +29,11 @@ from assistant.types import Source
 log = logging.getLogger(__name__)
 
 # Only these reach the embedded and LLM text; long fields (tracking URLs, author lists) would
-# count against the chunk size and crash the splitter.
-EMBEDDED_KEYS = ("title", "published")
+# count against the chunk size and crash the splitter. The date stays out of the embedded
+# text: to MiniLM "2022-06-12" is noise (dev MRR@10 0.835 -> 0.862 without it), and dates
+# are weighed by retrieval's date prior instead; an LLM still sees it.
+EMBEDDED_KEYS = ("title",)
+LLM_KEYS = ("title", "published")
 TITLE_MAX_CHARS = 200
 # Chunks per embed call: enough for length-sorted batches to pay off, few enough that the
 # last Chroma write (the one not overlapped with embedding) stays short.
@@ -102,13 +105,12 @@ def to_document(src: Source) -> Document:
         "url": src.url or "",
         "pub_int": date_int(src.published),
     }
-    excluded = [k for k in meta if k not in EMBEDDED_KEYS]
     return Document(
         id_=src.doc_id,
         text=src.text,
         metadata=meta,
-        excluded_embed_metadata_keys=excluded,
-        excluded_llm_metadata_keys=excluded,
+        excluded_embed_metadata_keys=[k for k in meta if k not in EMBEDDED_KEYS],
+        excluded_llm_metadata_keys=[k for k in meta if k not in LLM_KEYS],
     )
 
 
@@ -124,7 +126,7 @@ def chunk_sources(splitter: SentenceSplitter, sources: list[Source]) -> list[Tex
             end = node.end_char_idx if node.end_char_idx is not None else -1
             node.metadata.update({"doc_id": src.doc_id, "start": start, "end": end, "chunk": i})
             node.excluded_embed_metadata_keys = [k for k in node.metadata if k not in EMBEDDED_KEYS]
-            node.excluded_llm_metadata_keys = list(node.excluded_embed_metadata_keys)
+            node.excluded_llm_metadata_keys = [k for k in node.metadata if k not in LLM_KEYS]
             nodes.append(node)
     return nodes
 

@@ -33,11 +33,13 @@ from llama_index.core.vector_stores.types import (
 from assistant.recency import date_prior, parse_iso, relative_window
 from assistant.settings import Settings
 from assistant.store import Store, chunk_from, date_int
+from assistant.text import words
 from assistant.types import Hit
 
 log = logging.getLogger(__name__)
 
 DENSE, LEXICAL = 0, 1
+WORD_SET_CACHE = 20000  # chunks' word sets kept for de-duplication (chunk ids are stable)
 
 
 @dataclass
@@ -155,6 +157,7 @@ class Retriever:
         self._bm25: Any = None
         self._bm25_revision: str | None = None
         self._newest: tuple[str | None, date | None] = (None, None)
+        self._word_sets: dict[str, frozenset[str]] = {}
 
     # --- BM25 -----------------------------------------------------------------------------
     def _bm25_dir(self, revision: str) -> Path | None:
@@ -170,6 +173,7 @@ class Retriever:
                 return self._bm25
             self._bm25 = self._load_or_build_bm25(revision)
             self._bm25_revision = revision
+            self._word_sets.clear()  # an updated document keeps its chunk ids
             return self._bm25
 
     def _load_or_build_bm25(self, revision: str) -> Any:
@@ -262,19 +266,40 @@ class Retriever:
         cands.sort(key=lambda c: c.score, reverse=True)
         if s.doc_diversity:
             cands = _diversify(cands)
-        hits = []
-        for rank, c in enumerate(cands[:top_k], start=1):
+        hits: list[Hit] = []
+        kept: list[frozenset[str]] = []
+        for c in cands:
+            if len(hits) == top_k:
+                break
             node = c.node
+            text = node.get_content()
+            if s.dedupe_threshold < 1:
+                # Syndicated copies and re-publications say the same thing twice.
+                words = self._words(node.node_id, text)
+                if any(_jaccard(words, other) >= s.dedupe_threshold for other in kept):
+                    continue
+                kept.append(words)
             hits.append(
                 Hit(
-                    chunk=chunk_from(node.node_id, node.get_content(), dict(node.metadata)),
+                    chunk=chunk_from(node.node_id, text, dict(node.metadata)),
                     score=c.score,
-                    rank=rank,
+                    rank=len(hits) + 1,
                     dense=c.raw.get(DENSE),
                     lexical=c.raw.get(LEXICAL),
                 )
             )
         return hits
+
+    def _words(self, node_id: str, text: str) -> frozenset[str]:
+        with self._lock:
+            got = self._word_sets.get(node_id)
+        if got is None:
+            got = frozenset(words(text))
+            with self._lock:
+                self._word_sets[node_id] = got
+                if len(self._word_sets) > WORD_SET_CACHE:
+                    self._word_sets.pop(next(iter(self._word_sets)))
+        return got
 
     def _date_prior(self, query: str, cands: list[_Candidate], as_of: str | None) -> None:
         """Prefer the window the question's relative time points to; demote the future."""
@@ -293,6 +318,10 @@ class _Candidate:
     node: BaseNode
     score: float
     raw: dict[int, float]
+
+
+def _jaccard(a: frozenset[str], b: frozenset[str]) -> float:
+    return len(a & b) / len(a | b) if a and b else 0.0
 
 
 def _diversify(cands: list[_Candidate]) -> list[_Candidate]:

@@ -101,6 +101,13 @@ class Settings(BaseSettings):
         description="Score cut (x(1-penalty)) of documents published after as_of, i.e. not "
         "yet written when the question was asked; 0 = off, 1 = drop to zero.",
     )
+    dedupe_threshold: float = Field(
+        0.8,
+        gt=0,
+        le=1,
+        description="Drop a retrieved chunk whose words overlap a higher-ranked one's by at "
+        "least this share (Jaccard): syndicated copies, re-publications; 1 = keep all.",
+    )
     doc_diversity: bool = Field(
         True,
         description="List each document's best chunk before a second chunk of any document.",

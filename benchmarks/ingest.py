@@ -129,7 +129,9 @@ def run_llama_index(corpus: Path, work: Path, overrides: dict[str, Any]) -> dict
             Document(
                 text=rec["text"],
                 metadata=meta,
-                excluded_embed_metadata_keys=["url"],
+                # the text the assistant embeds (title + chunk); the URL would also crash
+                # the splitter on the corpus's tracking URLs
+                excluded_embed_metadata_keys=["url", "published"],
                 excluded_llm_metadata_keys=["url"],
             )
         )

@@ -1,4 +1,5 @@
-"""Dates in retrieval and answers: relative time read against as_of, newer sources named."""
+"""Retrieval quality: relative time read against as_of, one chunk per document first, no
+duplicate copies; answers name the newest source."""
 
 from __future__ import annotations
 
@@ -105,6 +106,23 @@ def test_best_chunk_of_each_document_comes_before_second_chunks(tmp_path: Path) 
     docs = [h.chunk.doc_id for h in hits]
     first_repeat = next(i for i, d in enumerate(docs) if d in docs[:i])
     assert len(set(docs[:first_repeat])) == len(set(docs)) == 5
+
+
+def test_syndicated_copies_are_retrieved_once(tmp_path: Path) -> None:
+    data = write_dataset(tmp_path / "tinyqa")
+    lines = (data / "corpus.jsonl").read_text(encoding="utf-8").splitlines()
+    copy = json.loads(lines[0])
+    copy.update(doc_id="a-bridge-copy", url="https://other.example/bridge", title="Bridge back")
+    with (data / "corpus.jsonl").open("a", encoding="utf-8") as f:
+        f.write(json.dumps(copy) + "\n")
+    a = Assistant(make_settings(tmp_path))
+    a.ingest([data / "corpus.jsonl"])
+    question = "How many steel cables were replaced on the Kestrel Harbor bridge?"
+    texts = [h.chunk.text for h in a.retrieve(question, top_k=6)]
+    assert len(texts) == 5 and sum("140 steel cables" in t for t in texts) == 1
+    a.settings.dedupe_threshold = 1.0  # off: both copies come back
+    texts = [h.chunk.text for h in a.retrieve(question, top_k=6)]
+    assert sum("140 steel cables" in t for t in texts) == 2
 
 
 def test_answer_names_the_newest_of_several_dated_sources(sample_assistant: Assistant) -> None:
