@@ -15,7 +15,7 @@ from datetime import date, timedelta
 
 from assistant.store import date_int
 
-__all__ = ["Window", "date_prior", "relative_window"]
+__all__ = ["Window", "date_prior", "default_window", "relative_window", "window_fit"]
 
 
 @dataclass(frozen=True)
@@ -71,21 +71,40 @@ _RULES: list[tuple[re.Pattern[str], object]] = [
     (re.compile(r"\blast year\b"), lambda d: (date(d.year - 1, 1, 1), date(d.year - 1, 12, 31))),
     (re.compile(r"\bthis year\b"), lambda d: (date(d.year, 1, 1), d)),
     (
-        re.compile(r"\b(?:recently|recent|latest|newly|currently|so far)\b"),
+        # News about what is coming ("soon", "next month") is written in the days before it.
+        re.compile(
+            r"\b(?:recently|recent|latest|newly|currently|so far|soon|upcoming"
+            r"|next (?:week|month)|later this (?:week|month|year))\b"
+        ),
         lambda d: (d - _days(14), d),
     ),
 ]
 
 
+_YEAR = re.compile(r"\b(?:in|of|during|since)\s+((?:19|20)\d\d)\b")
+
+
 def relative_window(question: str, as_of: date) -> Window | None:
-    """The window the question's relative time points to, or None if it names none."""
+    """The window the question's relative time points to, or None if it names none.
+
+    A past year named as a time ("in 2015") is a window too: the question is about then.
+    """
     text = question.lower().replace("’", "'")
     for pattern, bounds in _RULES:
         match = pattern.search(text)
         if match:
             start, end = bounds(as_of)  # type: ignore[operator]
             return Window(start, min(end, as_of), match.group())
+    year = _YEAR.search(text)
+    if year and int(year[1]) < as_of.year:
+        y = int(year[1])
+        return Window(date(y, 1, 1), date(y, 12, 31), year.group())
     return None
+
+
+def default_window(as_of: date, days: int) -> Window:
+    """For a question that names no time: news questions are mostly about the present."""
+    return Window(as_of - timedelta(days=days), as_of, f"last {days} days")
 
 
 def parse_iso(value: str | None) -> date | None:
@@ -98,26 +117,31 @@ def parse_iso(value: str | None) -> date | None:
         return None
 
 
+def window_fit(published: date | None, window: Window | None) -> float:
+    """1 inside the window, fading to 0 over one more window length outside it; 0 for an
+    undated document or no window."""
+    if published is None or window is None:
+        return 0.0
+    span = max(1, (window.end - window.start).days + 1)
+    return max(0.0, 1.0 - window.distance(published) / span)
+
+
 def date_prior(
+    score: float,
     published: date | None,
     as_of: date,
     window: Window | None,
-    window_boost: float,
+    vote: float,
     future_penalty: float,
 ) -> float:
-    """Multiplier of a candidate's fused score for its publication date.
+    """A candidate's fused score adjusted for its publication date.
 
-    Inside the question's window: ``1 + window_boost``, fading over one more window length
-    outside it. Published after ``as_of`` (not yet written when the question was asked):
-    ``1 - future_penalty``. Undated documents are neither preferred nor penalised.
+    The window acts as one more ranked list in the reciprocal-rank fusion: a document inside
+    it gains ``vote`` (in units of a first place in one list, the caller scales), so the
+    date can lift a relevant story above an older one but not an irrelevant one above a
+    relevant one. Published after ``as_of`` (not yet written when the question was asked):
+    the score is cut by ``future_penalty``. Undated documents are neither.
     """
-    if published is None:
-        return 1.0
-    factor = 1.0
-    if published > as_of:
-        factor *= 1.0 - future_penalty
-    if window is not None:
-        span = max(1, (window.end - window.start).days + 1)
-        fade = max(0.0, 1.0 - window.distance(published) / span)
-        factor *= 1.0 + window_boost * fade
-    return factor
+    if published is not None and published > as_of:
+        score *= 1.0 - future_penalty
+    return score + vote * window_fit(published, window)

@@ -30,7 +30,7 @@ from llama_index.core.vector_stores.types import (
     MetadataFilters,
 )
 
-from assistant.recency import date_prior, parse_iso, relative_window
+from assistant.recency import date_prior, default_window, parse_iso, relative_window
 from assistant.settings import Settings
 from assistant.store import Store, chunk_from, date_int
 from assistant.text import words
@@ -305,12 +305,18 @@ class Retriever:
         """Prefer the window the question's relative time points to; demote the future."""
         s = self.settings
         day = parse_iso(as_of) if as_of else self.newest_date()
-        if day is None or (s.date_window_boost == 0 and s.future_penalty == 0):
+        if day is None:
             return
         window = relative_window(query, day)
+        boost = s.date_window_boost
+        if window is None and s.recency_boost > 0:
+            window, boost = default_window(day, s.recency_days), s.recency_boost
+        if boost == 0 and s.future_penalty == 0:
+            return
+        vote = boost / (s.rrf_k + 1)  # a first place in a list of weight `boost`
         for c in cands:
             published = parse_iso(str(c.node.metadata.get("pub_int") or ""))
-            c.score *= date_prior(published, day, window, s.date_window_boost, s.future_penalty)
+            c.score = date_prior(c.score, published, day, window, vote, s.future_penalty)
 
 
 @dataclass

@@ -90,9 +90,20 @@ class Settings(BaseSettings):
     date_window_boost: float = Field(
         1.0,
         ge=0,
-        description="Extra weight (x(1+boost)) of documents inside the window a question's "
-        "relative time points to ('this week', 'last month', 'recently'), read against as_of; "
-        "fades over one more window length; 0 = off.",
+        description="Weight of the window a question's relative time points to ('this week', "
+        "'last month', 'recently', 'soon', 'in 2015'), read against as_of, as one more list "
+        "in the rank fusion: a document inside it scores like a first place in a list of this "
+        "weight (fading over one more window length outside); 0 = off.",
+    )
+    recency_boost: float = Field(
+        0.5,
+        ge=0,
+        description="date_window_boost for questions that name no time, with the last "
+        "recency_days before as_of as the window (news questions are mostly about the "
+        "present); 0 = off.",
+    )
+    recency_days: int = Field(
+        30, ge=1, description="Window of recency_boost, in days before as_of."
     )
     future_penalty: float = Field(
         0.5,
