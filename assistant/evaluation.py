@@ -137,8 +137,8 @@ def load_questions(path: Path) -> list[Question]:
             raise DatasetError(
                 f"{path.name} line {lineno}: not a question record ({exc})"
             ) from None
-        gold_ids = frozenset(str(g) for g in rec.get("gold_doc_ids") or [])
-        gold_urls = frozenset(str(g) for g in rec.get("gold_urls") or [])
+        gold_ids = frozenset(str(g) for g in rec.get("gold_doc_ids") or [] if g)
+        gold_urls = frozenset(str(g) for g in rec.get("gold_urls") or [] if g)
         if not gold_ids and not gold_urls:
             raise DatasetError(f"{path.name} line {lineno}: no gold_doc_ids or gold_urls")
         out.append(
@@ -223,7 +223,10 @@ def run_eval(
     except ReadError as exc:
         raise DatasetError(f"{corpus}: {exc}") from None
     # Our doc ids are derived from the URL; the benchmark names documents by its own ids.
-    keys = {s.doc_id: {str(s.extra.get("record_id", "")), s.url or "", s.source} for s in sources}
+    keys = {
+        s.doc_id: {k for k in (str(s.extra.get("record_id") or ""), s.url, s.source) if k}
+        for s in sources
+    }
     labels = {s.doc_id: _label(s.title, s.published) for s in sources}
 
     # Load what the first question would otherwise pay for (BM25, Chroma's segments, model).
