@@ -13,6 +13,7 @@ refusal instead of weak matches.
 from __future__ import annotations
 
 import math
+import re
 import threading
 from collections import OrderedDict
 from collections.abc import Callable
@@ -121,13 +122,12 @@ class ExtractiveAnswerer:
         if not passages:
             return Draft(False, NO_ANSWER, [])
         weights = self.weights(question, context)
-        evidence_words = {w for p in passages for w in words(p.text)}
-        evidence_terms = {t for p in passages for t in p.terms}
-        missing = [
-            e
-            for e in question_entities(question)
-            if e not in evidence_words and terms(e) and terms(e)[0] not in evidence_terms
-        ]
+        # A name the question asks about may sit outside the retrieved chunk ("Texas" in the
+        # article's first line, the quoted passage further down): the document counts.
+        scope = "\n".join(dict.fromkeys(doc_texts.get(h.chunk.doc_id, h.chunk.text) for h in hits))
+        scope = (scope + "\n" + "\n".join({h.chunk.title for h in hits})).lower()
+        scope = scope.replace("’", "'")
+        missing = [e for e in question_entities(question) if not _mentions(scope, e)]
         if missing:
             names = ", ".join(m.title() if not m.isupper() else m for m in missing)
             return Draft(
@@ -137,7 +137,6 @@ class ExtractiveAnswerer:
                 notices=[f"not found in the documents: {names}"],
             )
         total = sum(weights.values()) or 1.0
-        best_rank = min(h.rank for h in hits)
         for p in passages:
             covered = sum(w for t, w in weights.items() if t in p.terms)
             p.coverage = covered / total
@@ -146,12 +145,21 @@ class ExtractiveAnswerer:
             if p.text.strip().lower() in titles:
                 p.coverage = 0.0  # a headline is no evidence, nor a neighbour's
         neighbours = _neighbour_coverage(passages)
+        # Retrieval ranks documents; inside one document the sentences compete on content.
+        doc_rank: dict[str, int] = {}
+        for h in sorted(hits, key=lambda h: h.rank):
+            doc_rank.setdefault(h.chunk.doc_id, len(doc_rank) + 1)
         for p in passages:
-            prior = 1.0 / math.sqrt(p.hit.rank - best_rank + 1)
+            prior = 1.0 / math.sqrt(doc_rank[p.doc_id])
             dense = max(p.hit.dense or 0.0, 0.0)
             # A sentence amid relevant sentences usually continues their point in other words
             # ("NATO has been delivering fuel, ..." after "step up non-lethal support").
-            p.score = p.coverage + NEIGHBOUR_WEIGHT * neighbours[id(p)] + 0.1 * prior + 0.1 * dense
+            p.score = (
+                p.coverage
+                + NEIGHBOUR_WEIGHT * neighbours[id(p)]
+                + self.settings.answer_rank_weight * prior
+                + 0.1 * dense
+            )
         self._semantic_rescore(question, passages)
         chosen = self._select(passages)
         union = set().union(*(p.terms for p in chosen)) if chosen else set()
@@ -215,6 +223,15 @@ class ExtractiveAnswerer:
         return chosen
 
 
+def _mentions(text: str, entity: str) -> bool:
+    """Whether lower-cased ``text`` has the word, or a word starting with its stem
+    ("Ukraine" -> "ukrain" finds "Ukrainian")."""
+    if re.search(r"\b" + re.escape(entity) + r"\b", text):
+        return True
+    stems = terms(entity)
+    return not stems or re.search(r"\b" + re.escape(stems[0]), text) is not None
+
+
 def _neighbour_coverage(passages: list[Passage]) -> dict[int, float]:
     """Mean coverage of the sentences just before and after each one in its document."""
     by_doc: dict[str, list[Passage]] = {}
@@ -247,10 +264,22 @@ def compose(chosen: list[Passage]) -> Draft:
     )
     citations: list[Citation] = []
     paragraphs: list[str] = []
+    notices: list[str] = []
+    dates = sorted({d for d in (by_doc[x][0].hit.chunk.published for x in order) if d})
+    newest = order[0] if len(dates) > 1 else None
+    if newest is not None:
+        first = by_doc[newest][0].hit.chunk
+        # Sources of different dates may disagree (a count, a status): say which is current.
+        notices.append(
+            f"the sources date from {dates[0]} to {dates[-1]}; the newest is "
+            f"“{first.title}” ({first.published}): where they differ, it is the latest account"
+        )
     for doc_id in order:
         group = sorted(by_doc[doc_id], key=lambda p: p.start)
         c = group[0].hit.chunk
         when = f", {c.published}" if c.published else ""
+        if doc_id == newest:
+            when += " (newest source)"
         parts = []
         for p in group:
             n = len(citations) + 1
@@ -269,4 +298,4 @@ def compose(chosen: list[Passage]) -> Draft:
             )
             parts.append(f"{p.text} [{n}]")
         paragraphs.append(f"From “{c.title}”{when}: " + " ".join(parts))
-    return Draft(True, "\n\n".join(paragraphs), citations)
+    return Draft(True, "\n\n".join(paragraphs), citations, notices=notices)

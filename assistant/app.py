@@ -122,9 +122,13 @@ class Assistant:
         return math.log(1 + (n - df + 0.5) / (df + 0.5))
 
     def retrieve(
-        self, query: str, top_k: int | None = None, filters: Filters | None = None
+        self,
+        query: str,
+        top_k: int | None = None,
+        filters: Filters | None = None,
+        as_of: str | None = None,
     ) -> list[Hit]:
-        return self.retriever.retrieve(query, top_k=top_k, filters=filters)
+        return self.retriever.retrieve(query, top_k=top_k, filters=filters, as_of=as_of)
 
     def ask(
         self,
@@ -132,9 +136,13 @@ class Assistant:
         session: ChatSession | str | None = None,
         filters: Filters | None = None,
         top_k: int | None = None,
+        *,
+        as_of: str | None = None,
     ) -> Answer:
+        """Answer ``question`` as if asked on ``as_of`` (ISO date; None = the newest document's
+        date): relative time in the question ("this week") is read against it."""
         answer: Answer | None = None
-        for item in self._flow(question, session, filters, top_k, stream=False):
+        for item in self._flow(question, session, filters, top_k, as_of, stream=False):
             if isinstance(item, Answer):
                 answer = item
         assert answer is not None
@@ -146,6 +154,8 @@ class Assistant:
         session: ChatSession | str | None = None,
         filters: Filters | None = None,
         top_k: int | None = None,
+        *,
+        as_of: str | None = None,
     ) -> Iterator[str | Answer]:
         """Text pieces of the answer as they are ready, then the finished Answer.
 
@@ -153,7 +163,7 @@ class Assistant:
         Answer is the verified one (sentences may be dropped or marked, markers renumbered),
         so a front end replaces the streamed text with ``Answer.answer`` when it arrives.
         """
-        yield from self._flow(question, session, filters, top_k, stream=True)
+        yield from self._flow(question, session, filters, top_k, as_of, stream=True)
 
     def _flow(
         self,
@@ -161,6 +171,7 @@ class Assistant:
         session: ChatSession | str | None,
         filters: Filters | None,
         top_k: int | None,
+        as_of: str | None,
         stream: bool,
     ) -> Iterator[str | Answer]:
         question = question.strip()
@@ -183,7 +194,7 @@ class Assistant:
         if self.llm is not None and chat and chat.turns:
             timings["condense"] = (time.perf_counter() - t0) * 1000
         t0 = time.perf_counter()
-        hits = self.retrieve(cond.standalone, top_k=top_k, filters=filters)
+        hits = self.retrieve(cond.standalone, top_k=top_k, filters=filters, as_of=as_of)
         t1 = time.perf_counter()
         texts = self.store.doc_texts([h.chunk.doc_id for h in hits])
         draft: Draft | None = None

@@ -32,6 +32,14 @@ SinceOpt = Annotated[
 UntilOpt = Annotated[
     str | None, typer.Option("--until", help="Only sources published on/before YYYY-MM-DD.")
 ]
+AsOfOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--as-of",
+        help="Ask as if on YYYY-MM-DD: 'this week', 'recently' are read against it "
+        "(default: the newest document's date).",
+    ),
+]
 
 
 def _fail(message: str, code: int = 1) -> None:
@@ -107,6 +115,17 @@ def _filters(since: str | None, until: str | None) -> Any:
     return Filters(since=out[0], until=out[1])
 
 
+def _as_of(value: str | None, flag: str = "--as-of") -> str | None:
+    from assistant.dates import normalise_date
+
+    if value is None:
+        return None
+    iso = normalise_date(value)
+    if iso is None:
+        raise ValueError(f"{flag} {value!r} is not a date (use YYYY-MM-DD)")
+    return iso
+
+
 def _progress(total: int, desc: str) -> Any:
     from tqdm import tqdm
 
@@ -159,22 +178,31 @@ def ask(
     top_k: TopKOpt = None,
     since: SinceOpt = None,
     until: UntilOpt = None,
+    as_of: AsOfOpt = None,
     as_json: Annotated[
         bool, typer.Option("--json", help="Print the answer contract as JSON.")
     ] = False,
     batch: Annotated[
         Path | None,
-        typer.Option("--batch", help="JSONL file of {\"question\": ...} lines ('-' = stdin)."),
+        typer.Option(
+            "--batch",
+            help='JSONL file of {"question": ..., "as_of": optional date} lines (\'-\' = stdin).',
+        ),
     ] = None,
 ) -> None:
     """Answer one question (or a batch), citing the passages it comes from."""
     if (question is None) == (batch is None):
         _fail("give a QUESTION or --batch FILE (not both)", 2)
+    day = None
+    try:
+        day = _as_of(as_of)
+    except ValueError as exc:
+        _fail(str(exc), 2)
     a = _assistant(index_dir=index)
     filters = _filters(since, until)
     if batch is None:
         with _errors():
-            answer = a.ask(question or "", filters=filters, top_k=top_k)
+            answer = a.ask(question or "", filters=filters, top_k=top_k, as_of=day)
         typer.echo(
             json.dumps(answer.to_dict(), ensure_ascii=False) if as_json else format_answer(answer)
         )
@@ -186,10 +214,13 @@ def ask(
     for lineno, raw in enumerate(lines, start=1):
         if not raw.strip():
             continue
-        typer.echo(json.dumps(_batch_one(a, raw, lineno, filters, top_k), ensure_ascii=False))
+        row = _batch_one(a, raw, lineno, filters, top_k, day)
+        typer.echo(json.dumps(row, ensure_ascii=False))
 
 
-def _batch_one(a: Any, raw: str, lineno: int, filters: Any, top_k: int | None) -> dict[str, Any]:
+def _batch_one(
+    a: Any, raw: str, lineno: int, filters: Any, top_k: int | None, as_of: str | None = None
+) -> dict[str, Any]:
     from assistant.app import EmptyIndex
     from assistant.llm import LLMError
 
@@ -201,7 +232,10 @@ def _batch_one(a: Any, raw: str, lineno: int, filters: Any, top_k: int | None) -
     except (ValueError, KeyError):
         return {"line": lineno, "error": 'expected a JSON object with a string "question"'}
     try:
-        return dict(a.ask(q, filters=filters, top_k=top_k).to_dict())
+        line_as_of = item.get("as_of")
+        if line_as_of is not None:
+            as_of = _as_of(str(line_as_of), '"as_of"')
+        return dict(a.ask(q, filters=filters, top_k=top_k, as_of=as_of).to_dict())
     except (ValueError, EmptyIndex, LLMError) as exc:
         return {"line": lineno, "question": q, "error": str(exc)}
 
@@ -303,6 +337,55 @@ def slack_bot(
             slack.run_http(a, a.settings, host or a.settings.host, port or a.settings.slack_port)
         else:
             slack.run_socket_mode(a, a.settings)
+
+
+@app.command("eval")
+def evaluate(
+    dataset: Annotated[
+        str,
+        typer.Argument(
+            help="Dataset folder (corpus.jsonl + <split>.jsonl), or a name found in "
+            "shared/datasets/ above the working directory."
+        ),
+    ],
+    split: Annotated[str, typer.Option("--split", help="Questions file: <split>.jsonl.")] = "dev",
+    index: Annotated[
+        Path | None,
+        typer.Option(
+            "--index",
+            help="Index directory (default: <index_dir>/eval-<dataset>-<settings hash>).",
+        ),
+    ] = None,
+    limit: Annotated[
+        int | None, typer.Option("--limit", min=1, help="Only the first N questions.")
+    ] = None,
+    misses: Annotated[
+        bool, typer.Option("--misses", help="Also list questions whose gold is not ranked first.")
+    ] = False,
+    as_json: Annotated[
+        bool, typer.Option("--json", help="Print the report (and per-question rows) as JSON.")
+    ] = False,
+) -> None:
+    """Ingest a benchmark's corpus and score retrieval and answers on its questions."""
+    from assistant.app import Assistant
+    from assistant.evaluation import eval_index_dir, resolve_dataset, run_eval
+    from assistant.settings import load_settings
+
+    with _errors():
+        settings = load_settings()
+        folder = resolve_dataset(dataset, [Path(__file__).resolve().parent])
+        settings.index_dir = index or eval_index_dir(settings, folder)
+        report = run_eval(Assistant(settings), folder, split=split, limit=limit, progress=_progress)
+    if as_json:
+        typer.echo(json.dumps(report.to_dict(with_results=misses), ensure_ascii=False))
+        return
+    typer.echo(report.table())
+    if misses:
+        for r in report.misses():
+            typer.echo(f"\n{r.qid} rank {r.rank or '>10'}: {r.question}")
+            typer.echo(f"  as of {r.as_of}; gold: {'; '.join(r.gold)}")
+            for i, t in enumerate(r.top[:3], start=1):
+                typer.echo(f"  {i}. {t}")
 
 
 @app.command("settings")

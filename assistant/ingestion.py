@@ -30,8 +30,11 @@ from assistant.types import Source
 log = logging.getLogger(__name__)
 
 # Only these reach the embedded and LLM text; long fields (tracking URLs, author lists) would
-# count against the chunk size and crash the splitter.
-EMBEDDED_KEYS = ("title", "published")
+# count against the chunk size and crash the splitter. The date stays out of the embedded
+# text: to MiniLM "2022-06-12" is noise (dev MRR@10 0.835 -> 0.862 without it), and dates
+# are weighed by retrieval's date prior instead; an LLM still sees it.
+EMBEDDED_KEYS = ("title",)
+LLM_KEYS = ("title", "published")
 TITLE_MAX_CHARS = 200
 
 
@@ -100,13 +103,12 @@ def to_document(src: Source) -> Document:
         "url": src.url or "",
         "pub_int": date_int(src.published),
     }
-    excluded = [k for k in meta if k not in EMBEDDED_KEYS]
     return Document(
         id_=src.doc_id,
         text=src.text,
         metadata=meta,
-        excluded_embed_metadata_keys=excluded,
-        excluded_llm_metadata_keys=excluded,
+        excluded_embed_metadata_keys=[k for k in meta if k not in EMBEDDED_KEYS],
+        excluded_llm_metadata_keys=[k for k in meta if k not in LLM_KEYS],
     )
 
 
@@ -122,7 +124,7 @@ def chunk_sources(splitter: SentenceSplitter, sources: list[Source]) -> list[Tex
             end = node.end_char_idx if node.end_char_idx is not None else -1
             node.metadata.update({"doc_id": src.doc_id, "start": start, "end": end, "chunk": i})
             node.excluded_embed_metadata_keys = [k for k in node.metadata if k not in EMBEDDED_KEYS]
-            node.excluded_llm_metadata_keys = list(node.excluded_embed_metadata_keys)
+            node.excluded_llm_metadata_keys = [k for k in node.metadata if k not in LLM_KEYS]
             nodes.append(node)
     return nodes
 
@@ -178,7 +180,7 @@ def ingest(
     """Bring the index in line with ``paths``. ``progress(total, desc)`` returns a tqdm-like bar.
 
     Safe to kill at any point: the next run ends with exactly the documents of the corpus
-    (see ``_flush`` for the write order, ``_repair`` for what a re-run fixes).
+    (see ``_write_batch`` for the write order, ``_repair`` for what a re-run fixes).
     """
     t0 = time.perf_counter()
     report = IngestReport()
@@ -299,13 +301,15 @@ def _write_pending(
 ) -> None:
     if not pending:
         return
+    from concurrent.futures import Future, ThreadPoolExecutor
+
     from llama_index.vector_stores.chroma import ChromaVectorStore
 
     vector_store = ChromaVectorStore(chroma_collection=store.chunks)
     splitter = make_splitter(settings)
     bar = progress(0, "chunking") if progress else None
     # Chunk up front so the progress bar can count chunks, the unit of embedding work.
-    groups: list[tuple[Source, dict[str, Any], bool, list[TextNode]]] = []
+    groups: list[_Group] = []
     for src, record, is_update in pending:
         groups.append((src, record, is_update, chunk_sources(splitter, [src])))
     total = sum(len(g[3]) for g in groups)
@@ -313,29 +317,53 @@ def _write_pending(
         bar.close()
     bar = progress(total, "embedding") if progress else None
     done = [0, total]
-    batch: list[tuple[Source, dict[str, Any], bool, list[TextNode]]] = []
+    batches: list[list[_Group]] = [[]]
     size = 0
     for group in groups:
-        batch.append(group)
-        size += len(group[3])
         if size >= settings.ingest_batch_chunks:
-            _flush(batch, store, vector_store, embedder, report, bar, done)
-            batch, size = [], 0
-    _flush(batch, store, vector_store, embedder, report, bar, done)
+            batches.append([])
+            size = 0
+        batches[-1].append(group)
+        size += len(group[3])
+    # Writing a batch to Chroma overlaps with embedding the next one; batches are written in
+    # order, one at a time, so the write order of _write_batch holds per batch.
+    with ThreadPoolExecutor(1, thread_name_prefix="ingest-write") as writer:
+        written: Future[None] | None = None
+        for batch in batches:
+            if not batch:
+                continue
+            store.check_writer()
+            _embed(batch, embedder)
+            if written is not None:
+                written.result()  # re-raises a failed write before more work is queued
+            written = writer.submit(_write_batch, batch, store, vector_store, report, bar, done)
+        if written is not None:
+            written.result()
     if bar is not None:
         bar.close()
 
 
-def _flush(
-    batch: list[tuple[Source, dict[str, Any], bool, list[TextNode]]],
+_Group = tuple[Source, dict[str, Any], bool, list[TextNode]]
+
+
+def _embed(batch: list[_Group], embedder: BaseEmbedding) -> None:
+    nodes = [n for g in batch for n in g[3]]
+    vectors = embed_texts(
+        embedder, [n.get_content(metadata_mode=MetadataMode.EMBED) for n in nodes]
+    )
+    for node, vec in zip(nodes, vectors, strict=True):
+        node.embedding = vec
+
+
+def _write_batch(
+    batch: list[_Group],
     store: Store,
     vector_store: Any,
-    embedder: BaseEmbedding,
     report: IngestReport,
     bar: Any,
     done: list[int],
 ) -> None:
-    """Embed and write one batch of documents, in an order that survives a kill anywhere.
+    """Write one embedded batch of documents, in an order that survives a kill anywhere.
 
     1. every record of the batch is written with hash "pending" (a kill from here on leaves
        records that never match, so the next run redoes these documents);
@@ -344,16 +372,8 @@ def _flush(
     A run that finds a final record whose chunk count disagrees with the stored chunks, or
     chunks without a record, repairs that too (``_repair``).
     """
-    if not batch:
-        return
-    store.check_writer()
-    nodes = [n for g in batch for n in g[3]]
-    vectors = embed_texts(
-        embedder, [n.get_content(metadata_mode=MetadataMode.EMBED) for n in nodes]
-    )
-    for node, vec in zip(nodes, vectors, strict=True):
-        node.embedding = vec
     store.check_writer()  # embedding is the long part: the lease may have gone meanwhile
+    nodes = [n for g in batch for n in g[3]]
     log.debug("writing %d documents, %d chunks", len(batch), len(nodes))
     store.put_docs(
         [(src, {**record, "hash": "pending", "file_hash": ""}) for src, record, *_ in batch]

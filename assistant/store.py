@@ -25,7 +25,8 @@ from assistant.settings import Settings
 from assistant.types import Chunk, Source
 
 MANIFEST_KEYS = ("embedder", "dim", "chunk_size", "chunk_overlap", "tokenizer", "schema")
-SCHEMA_VERSION = 1
+# 2: the embedded text is title + chunk (1 also had the date): vectors of the two don't mix.
+SCHEMA_VERSION = 2
 _T = TypeVar("_T")
 # Chroma needs an embedding per record; document records are looked up by id, never by vector
 # (put_docs gives each a 1-dimensional zero vector).

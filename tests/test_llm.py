@@ -159,11 +159,11 @@ def test_sentence_citing_the_wrong_source_is_caught(
     llm: Callable[..., Assistant], fake: FakeLLM
 ) -> None:
     def wrong(seen: Seen) -> str:
-        right, other = cite(seen, PLEDGE_2023), cite(seen, PLEDGE_2022)
+        right, fuel = cite(seen, PLEDGE_2023), cite(seen, "drone jammers")
         return (
             f"Stoltenberg said NATO will reaffirm its long-term support to Ukraine [{right}]. "
             f"NATO will continue to stand with Ukraine for as long as it takes [{right}]. "
-            f"NATO has been delivering fuel and winter equipment [{right}][{other}]."
+            f"NATO has been delivering fuel and winter equipment [{right}][{fuel}]."
         )
 
     fake.responder = wrong

@@ -1,0 +1,251 @@
+"""End-to-end ingest throughput vs the bare embedder and a plain llama-index pipeline.
+
+    .venv/bin/python benchmarks/ingest.py [--dataset DIR] [--limit 120] [--runs 3]
+
+Each run ingests the first ``--limit`` articles of the dataset's ``corpus.jsonl`` three ways,
+each in a fresh child process (so peak RSS is its own) with the model loaded before the clock,
+in an order rotated from run to run:
+
+- ``assistant``: ``Assistant.ingest`` into a new on-disk index (read, clean, chunk, embed,
+  store), then again on the unchanged file (re-ingest);
+- ``bare embedder``: only ``embed_texts`` on the very texts the assistant embedded;
+- ``llama-index``: ``VectorStoreIndex`` over ``SentenceSplitter`` nodes (same chunk size,
+  overlap, tokenizer and embedder object) into a Chroma collection, as the docs show it.
+
+Prints medians over the runs (the machine is shared: several short runs, not one long one),
+and the ratios to the baselines. The subset copy lives in a temp dir, never in the repo.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import multiprocessing as mp
+import platform
+import resource
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+import assistant  # noqa: E402,F401  (offline switches before any library loads)
+
+
+def _settings(folder: Path, **kw: Any) -> Any:
+    from assistant.settings import Settings
+
+    return Settings(index_dir=folder / "index", corpus_dir=folder, **kw)
+
+
+def _warm(embedder: Any) -> None:
+    embedder.embed_texts(["warm up the model and its thread pool"] * 4)
+
+
+def _rss_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def _tokens(texts: list[str], tokenizer: str) -> int:
+    import tiktoken
+
+    enc = tiktoken.get_encoding(tokenizer)
+    return sum(len(enc.encode(t)) for t in texts)
+
+
+def run_assistant(corpus: Path, work: Path, overrides: dict[str, Any]) -> dict[str, Any]:
+    from assistant.app import Assistant
+
+    a = Assistant(_settings(work, **overrides))
+    _warm(a.embedder)  # type: ignore[attr-defined]
+    _ = a.store
+    t0 = time.perf_counter()
+    report = a.ingest([corpus])
+    first = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    again = a.ingest([corpus])
+    second = time.perf_counter() - t0
+    assert again.docs_unchanged == report.docs_added and again.chunks_added == 0
+    texts = json.loads((work / "texts.json").read_text(encoding="utf-8"))
+    assert len(texts) == report.chunks_added
+    return {
+        "seconds": first,
+        "reingest_seconds": second,
+        "chunks": report.chunks_added,
+        "tokens": _tokens(texts, a.settings.tokenizer),
+        "rss_mb": _rss_mb(),
+    }
+
+
+def embedded_texts(corpus: Path, work: Path, overrides: dict[str, Any]) -> None:
+    """The texts the assistant embeds (title + chunk), for the bare embedder and token counts."""
+    from llama_index.core.schema import MetadataMode
+
+    from assistant.ingestion import chunk_sources, make_splitter
+    from assistant.readers import read_file
+
+    nodes = chunk_sources(make_splitter(_settings(work, **overrides)), read_file(corpus, work))
+    texts = [n.get_content(metadata_mode=MetadataMode.EMBED) for n in nodes]
+    (work / "texts.json").write_text(json.dumps(texts), encoding="utf-8")
+
+
+def run_bare(work: Path, overrides: dict[str, Any]) -> dict[str, Any]:
+    from assistant.embedding import make_embedder
+
+    s = _settings(work, **overrides)
+    texts = json.loads((work / "texts.json").read_text(encoding="utf-8"))
+    emb = make_embedder(s.embedder, s.embed_batch_size, s.embed_threads)
+    _warm(emb)
+    t0 = time.perf_counter()
+    emb.embed_texts(texts)  # type: ignore[attr-defined]
+    seconds = time.perf_counter() - t0
+    return {
+        "seconds": seconds,
+        "chunks": len(texts),
+        "tokens": _tokens(texts, s.tokenizer),
+        "rss_mb": _rss_mb(),
+    }
+
+
+def run_llama_index(corpus: Path, work: Path, overrides: dict[str, Any]) -> dict[str, Any]:
+    import chromadb
+    import tiktoken
+    from llama_index.core import Document, StorageContext, VectorStoreIndex
+    from llama_index.core.node_parser import SentenceSplitter
+    from llama_index.core.schema import MetadataMode
+    from llama_index.vector_stores.chroma import ChromaVectorStore
+
+    from assistant.embedding import make_embedder
+
+    s = _settings(work, **overrides)
+    emb = make_embedder(s.embedder, s.embed_batch_size, s.embed_threads)
+    _warm(emb)
+    client = chromadb.PersistentClient(path=str(work / "plain"))
+    collection = client.get_or_create_collection("plain", metadata={"hnsw:space": "cosine"})
+    t0 = time.perf_counter()
+    docs = []
+    for line in corpus.read_text(encoding="utf-8").splitlines():
+        rec = json.loads(line)
+        meta = {"title": rec.get("title", ""), "published": rec.get("publish_date", "")}
+        meta["url"] = rec.get("url", "")
+        docs.append(
+            Document(
+                text=rec["text"],
+                metadata=meta,
+                # the text the assistant embeds (title + chunk); the URL would also crash
+                # the splitter on the corpus's tracking URLs
+                excluded_embed_metadata_keys=["url", "published"],
+                excluded_llm_metadata_keys=["url"],
+            )
+        )
+    splitter = SentenceSplitter(
+        chunk_size=s.chunk_size,
+        chunk_overlap=s.chunk_overlap,
+        tokenizer=tiktoken.get_encoding(s.tokenizer).encode,
+    )
+    nodes = splitter.get_nodes_from_documents(docs)
+    storage = StorageContext.from_defaults(
+        vector_store=ChromaVectorStore(chroma_collection=collection)
+    )
+    VectorStoreIndex(nodes, storage_context=storage, embed_model=emb)
+    seconds = time.perf_counter() - t0
+    texts = [n.get_content(metadata_mode=MetadataMode.EMBED) for n in nodes]
+    return {
+        "seconds": seconds,
+        "chunks": len(nodes),
+        "tokens": _tokens(texts, s.tokenizer),
+        "rss_mb": _rss_mb(),
+    }
+
+
+def _child(name: str, args: tuple[Any, ...], out: Any) -> None:
+    import warnings
+
+    warnings.filterwarnings("ignore")
+    fn = {"assistant": run_assistant, "bare": run_bare, "llama-index": run_llama_index}[name]
+    out.put(fn(*args))
+
+
+def in_child(name: str, *args: Any) -> dict[str, Any]:
+    ctx = mp.get_context("spawn")
+    q = ctx.Queue()
+    p = ctx.Process(target=_child, args=(name, args, q))
+    p.start()
+    result = q.get()
+    p.join()
+    return dict(result)
+
+
+def subset(corpus: Path, limit: int | None, folder: Path) -> Path:
+    lines = [x for x in corpus.read_text(encoding="utf-8").splitlines() if x.strip()]
+    out = folder / "corpus.jsonl"
+    out.write_text("\n".join(lines[:limit] if limit else lines) + "\n", encoding="utf-8")
+    return out
+
+
+def median(rows: list[dict[str, Any]], key: str) -> float:
+    return statistics.median(r[key] for r in rows)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--dataset", type=Path, default=None, help="default: shared realtimeqa")
+    ap.add_argument("--limit", type=int, default=120, help="articles per run (0 = all)")
+    ap.add_argument("--runs", type=int, default=3)
+    ap.add_argument("--json", action="store_true", help="also print the raw rows as JSON")
+    args = ap.parse_args()
+    from assistant.evaluation import CORPUS_FILE, resolve_dataset
+
+    dataset = args.dataset or resolve_dataset("realtimeqa", [ROOT])
+    results: dict[str, list[dict[str, Any]]] = {"assistant": [], "bare": [], "llama-index": []}
+    overrides: dict[str, Any] = {}
+    for run in range(args.runs):
+        with tempfile.TemporaryDirectory(prefix="bench-ingest-") as tmp:
+            work = Path(tmp)
+            corpus = subset(dataset / CORPUS_FILE, args.limit or None, work)
+            embedded_texts(corpus, work, overrides)
+            jobs = {
+                "assistant": (corpus, work, overrides),
+                "bare": (work, overrides),
+                "llama-index": (corpus, work, overrides),
+            }
+            names = list(jobs)
+            # Rotated order: a neighbour's load spike is spread over all three pipelines.
+            for name in names[run % 3 :] + names[: run % 3]:
+                results[name].append(in_child(name, *jobs[name]))
+        print(f"run {run + 1}/{args.runs} done", file=sys.stderr)
+    docs = args.limit or "all"
+    print(f"ingest of {docs} realtimeqa articles, median of {args.runs} runs")
+    print(
+        f"machine: {platform.machine()}, {mp.cpu_count()} cores, Python {platform.python_version()}"
+    )
+    print()
+    print("| pipeline | chunks | seconds | chunks/s | tokens/s | peak RSS MB |")
+    print("|---|---|---|---|---|---|")
+    speed: dict[str, float] = {}
+    for name, rows in results.items():
+        secs = median(rows, "seconds")
+        chunks = median(rows, "chunks")
+        tps = median([{"v": r["tokens"] / r["seconds"]} for r in rows], "v")
+        speed[name] = tps
+        print(
+            f"| {name} | {chunks:.0f} | {secs:.2f} | {chunks / secs:.1f} | {tps:.0f} "
+            f"| {median(rows, 'rss_mb'):.0f} |"
+        )
+    re_s = median(results["assistant"], "reingest_seconds")
+    first = median(results["assistant"], "seconds")
+    print(f"| assistant re-ingest (unchanged) | 0 | {re_s:.2f} | - | - | - |")
+    print()
+    print(f"assistant / bare embedder (tokens/s): {speed['assistant'] / speed['bare']:.2f}x")
+    print(f"assistant / llama-index (tokens/s):   {speed['assistant'] / speed['llama-index']:.2f}x")
+    print(f"re-ingest / first ingest:             {100 * re_s / first:.1f}%")
+    if args.json:
+        print(json.dumps(results))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,196 @@
+"""`assistant eval` on a tiny generated benchmark: ingestion, document-level ranks, answers."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from assistant.cli import app
+from assistant.evaluation import (
+    DatasetError,
+    QuestionResult,
+    contains_gold,
+    load_questions,
+    resolve_dataset,
+    score,
+)
+
+runner = CliRunner()
+
+# (id, date, title, text): each story has its own vocabulary; two are the same topic a year
+# apart, so only the question's date tells which one a "this week" question means.
+ARTICLES = [
+    (
+        "a-bridge",
+        "2022/06/14",
+        "Harbor bridge reopens after repairs",
+        "The Kestrel Harbor bridge reopened on Tuesday after eight months of repairs. "
+        "Engineers replaced 140 steel cables and the city spent 42 million dollars on the work. "
+        "Commuters cheered as the first ferry-free morning began.",
+    ),
+    (
+        "a-festival",
+        "2022/06/15",
+        "Lantern festival draws record crowds",
+        "The Marlowe lantern festival drew 310,000 visitors this weekend, a record. "
+        "Organisers said the paper lanterns were made by 900 volunteers from local schools. "
+        "The festival ends with a parade along the canal on Sunday.",
+    ),
+    (
+        "a-vaccine-old",
+        "2021/06/10",
+        "Drought relief plan announced for Ostrava valley",
+        "Farmers in the Ostrava valley will receive drought relief grants, the ministry said. "
+        "The first plan sets aside 12 million for irrigation pumps and water tanks. "
+        "Officials promised a review of the plan next year.",
+    ),
+    (
+        "a-vaccine-new",
+        "2022/06/13",
+        "Ostrava valley drought plan expanded",
+        "The ministry expanded its drought relief plan for the Ostrava valley this week. "
+        "The new plan pays farmers 30 million for deeper wells and reservoir repairs. "
+        "Farmers said the wells would save the summer harvest.",
+    ),
+    (
+        "a-chess",
+        "2022/06/12",
+        "Teenager wins national chess title",
+        "Sixteen-year-old Ines Varga won the national chess championship in Brno. "
+        "She defeated the defending champion in a tense final game lasting six hours. "
+        "Varga will represent the country at the olympiad in August.",
+    ),
+]
+
+QUESTIONS = [
+    ("q1", "2022/06/16", "How many steel cables were replaced on the Kestrel Harbor bridge?",
+     "140", ["a-bridge"]),
+    ("q2", "2022/06/16", "How many people visited the Marlowe lantern festival?",
+     "310,000", ["a-festival"]),
+    ("q3", "2022/06/16", "Who won the national chess championship in Brno?",
+     "“Ines Varga”", ["a-chess"]),
+    ("q4", "2022/06/16", "How much does the Ostrava valley drought plan announced this week pay?",
+     "30 million", ["a-vaccine-new"]),
+]  # fmt: skip
+
+
+def write_dataset(folder: Path) -> Path:
+    folder.mkdir(parents=True, exist_ok=True)
+    with (folder / "corpus.jsonl").open("w", encoding="utf-8") as f:
+        for doc_id, date, title, text in ARTICLES:
+            rec = {
+                "doc_id": doc_id,
+                "url": f"https://news.example/{doc_id}",
+                "title": title,
+                "text": text,
+                "authors": ["Staff"],
+                "publish_date": date,
+            }
+            f.write(json.dumps(rec) + "\n")
+    with (folder / "dev.jsonl").open("w", encoding="utf-8") as f:
+        for qid, date, question, answer, gold in QUESTIONS:
+            rec = {
+                "qid": qid,
+                "question": question,
+                "question_date": date,
+                "answer_text": answer,
+                "gold_doc_ids": gold,
+                "gold_urls": [f"https://news.example/{g}" for g in gold],
+            }
+            f.write(json.dumps(rec) + "\n")
+    return folder
+
+
+@pytest.fixture
+def dataset(tmp_path: Path) -> Path:
+    return write_dataset(tmp_path / "tinyqa")
+
+
+def test_eval_scores_a_generated_dataset_and_reuses_its_index(
+    dataset: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    r = runner.invoke(app, ["eval", str(dataset), "--json", "--misses"])
+    assert r.exit_code == 0, r.output
+    report = json.loads(r.stdout)
+    assert report["questions"] == len(QUESTIONS)
+    # The default index is a dedicated folder named after the dataset, inside index_dir.
+    assert Path(report["index"]).parent.resolve() == (tmp_path / "index").resolve()
+    assert Path(report["index"]).name.startswith("eval-tinyqa-")
+    assert report["ingest"]["docs_added"] == len(ARTICLES)
+    m = report["metrics"]
+    assert m["hits@1"] == 1.0 and m["mrr@10"] == 1.0, report["results"]
+    assert m["answered"] == 1.0
+    assert m["answer_contains_gold"] == 1.0, [x["answer_text"] for x in report["results"]]
+    rows = {x["qid"]: x for x in report["results"]}
+    assert rows["q4"]["as_of"] == "2022-06-16"
+    assert rows["q4"]["gold"] == ["Ostrava valley drought plan expanded (2022-06-13)"]
+    assert set(report["latency_ms"]) == {
+        "retrieve_p50",
+        "retrieve_p95",
+        "answer_p50",
+        "answer_p95",
+    }
+
+    again = runner.invoke(app, ["eval", str(dataset), "--json", "--limit", "2"])
+    assert again.exit_code == 0, again.output
+    second = json.loads(again.stdout)
+    assert second["index"] == report["index"]
+    assert second["ingest"]["docs_added"] == 0
+    assert second["ingest"]["docs_unchanged"] == len(ARTICLES)
+    assert second["questions"] == 2 and "results" not in second
+
+
+def test_eval_table_and_misses(dataset: Path, tmp_path: Path) -> None:
+    # A question whose gold document is not in the corpus is a miss and is listed as one.
+    with (dataset / "dev.jsonl").open("a", encoding="utf-8") as f:
+        f.write(json.dumps({"qid": "q5", "question": "Who won the chess title?",
+                            "answer_text": "x", "gold_doc_ids": ["not-there"]}) + "\n")  # fmt: skip
+    r = runner.invoke(app, ["eval", str(dataset), "--index", str(tmp_path / "idx"), "--misses"])
+    assert r.exit_code == 0, r.output
+    assert "| hits@1 | 0.800 |" in r.stdout
+    assert "| mrr@10 | 0.800 |" in r.stdout
+    assert "q5 rank >10: Who won the chess title?" in r.stdout
+    assert "q1 rank" not in r.stdout
+
+
+def test_eval_errors_are_clear(tmp_path: Path, dataset: Path) -> None:
+    r = runner.invoke(app, ["eval", str(tmp_path / "nope")])
+    assert r.exit_code == 1 and "no dataset at" in r.output and "Traceback" not in r.output
+    r = runner.invoke(
+        app, ["eval", str(dataset), "--split", "test", "--index", str(tmp_path / "i")]
+    )
+    assert r.exit_code == 1 and "no split file test.jsonl (splits here: dev)" in r.output
+    (dataset / "dev.jsonl").write_text('{"question": "no gold?"}\n', encoding="utf-8")
+    with pytest.raises(DatasetError, match="line 1: no gold_doc_ids or gold_urls"):
+        load_questions(dataset / "dev.jsonl")
+
+
+def test_a_bare_name_is_found_under_shared_datasets(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    write_dataset(tmp_path / "shared" / "datasets" / "tinyqa")
+    checkout = tmp_path / "work" / "repo"
+    checkout.mkdir(parents=True)
+    monkeypatch.chdir(checkout)
+    assert resolve_dataset("tinyqa") == tmp_path / "shared" / "datasets" / "tinyqa"
+
+
+def test_contains_gold_strips_quotes_and_case() -> None:
+    assert contains_gold("It is “squid game” season 2", [], "“Squid Game”")
+    assert contains_gold("nothing here", ["He said 'Don’t Look Up' won"], '"don\'t look up"')
+    assert not contains_gold("Squid", ["Game"], "Squid Game")
+    assert not contains_gold("anything", [], "“”")
+
+
+def test_score_is_document_level_mrr() -> None:
+    def row(rank: int | None, answered: bool = True) -> QuestionResult:
+        return QuestionResult("q", "?", None, rank, answered, False, "", 1.0, 1.0, [], [])
+
+    m = score([row(1), row(2), row(7), row(None, answered=False)])
+    assert m["hits@1"] == 0.25 and m["hits@5"] == 0.5 and m["hits@10"] == 0.75
+    assert m["mrr@10"] == pytest.approx((1 + 1 / 2 + 1 / 7) / 4)
+    assert m["answered"] == 0.75
