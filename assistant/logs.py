@@ -151,3 +151,7 @@ def configure_logging(level: str = "WARNING", settings: Any = None) -> None:
         handler._assistant = True  # type: ignore[attr-defined]
         root.addHandler(handler)
     root.setLevel(level.upper())
+    # Some libraries (bm25s) set their own loggers to DEBUG; the handler holds the line too.
+    for h in root.handlers:
+        if getattr(h, "_assistant", False):
+            h.setLevel(level.upper())

@@ -36,6 +36,7 @@ def test_ask_readable_lists_numbered_sources(index: Path) -> None:
     r = runner.invoke(app, ["ask", NATO_QUESTION, "--index", str(index), "--top-k", "4"])
     assert r.exit_code == 0, r.output
     assert "Sources:" in r.stdout and "[1] " in r.stdout
+    assert "DEBUG" not in r.output, "libraries' debug logs stay quiet at the default level"
     assert "(2023-11-27)" in r.stdout
 
 
