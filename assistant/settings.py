@@ -110,7 +110,6 @@ class Settings(BaseSettings):
     dense_weight: float = Field(1.0, ge=0, description="Weight of the dense retriever in fusion.")
     bm25_weight: float = Field(1.5, ge=0, description="Weight of the BM25 retriever in fusion.")
     rrf_k: float = Field(60.0, gt=0, description="Reciprocal-rank-fusion constant k.")
-    reranker: str = Field("none", description="Reranker backend: 'none'.")
 
     # --- retrieval tuning: dates, diversity (issue 6; `assistant eval` is the judge) ---
     date_window_boost: float = Field(
