@@ -23,7 +23,7 @@ import numpy as np
 
 from assistant.settings import Settings
 from assistant.text import question_entities, sentence_spans, terms, words
-from assistant.types import Citation, Hit
+from assistant.types import Chunk, Citation, Hit
 
 NO_ANSWER = "The documents do not contain an answer to this question."
 MIN_WORDS = 5
@@ -57,6 +57,16 @@ class Draft:
     verification: dict[str, int] | None = None  # set when an LLM wrote the answer
 
 
+def chunk_span(chunk: Chunk, doc: str) -> tuple[int, int] | None:
+    """Where the chunk's text stands in its document's stored text (None if it is not there):
+    the stored offsets when they still hold, else the first occurrence."""
+    start, end = chunk.start, chunk.end
+    if 0 <= start < end <= len(doc) and doc[start:end] == chunk.text:
+        return start, end
+    start = doc.find(chunk.text)
+    return None if start < 0 else (start, start + len(chunk.text))
+
+
 def passages_from_hits(hits: list[Hit], doc_texts: dict[str, str]) -> list[Passage]:
     """The sentences inside each hit's chunk, located in the document's stored text."""
     seen: set[tuple[str, int]] = set()
@@ -64,15 +74,10 @@ def passages_from_hits(hits: list[Hit], doc_texts: dict[str, str]) -> list[Passa
     for hit in hits:
         c = hit.chunk
         doc = doc_texts.get(c.doc_id)
-        if doc is None:
+        span = None if doc is None else chunk_span(c, doc)
+        if doc is None or span is None:
             continue
-        start, end = c.start, c.end
-        if not (0 <= start < end <= len(doc)) or doc[start:end] != c.text:
-            start = doc.find(c.text)
-            if start < 0:
-                continue
-            end = start + len(c.text)
-        for a, b in sentence_spans(doc, start, end):
+        for a, b in sentence_spans(doc, *span):
             if (c.doc_id, a) in seen:
                 continue
             seen.add((c.doc_id, a))

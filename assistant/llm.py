@@ -21,7 +21,7 @@ from typing import Any
 
 import numpy as np
 
-from assistant.answering import NO_ANSWER, Draft
+from assistant.answering import NO_ANSWER, Draft, chunk_span
 from assistant.prompts import Prompts, attribute, neutralise
 from assistant.settings import Settings
 from assistant.text import sentence_spans
@@ -176,14 +176,10 @@ def build_evidence(
     for hit in hits:
         c = hit.chunk
         doc = doc_texts.get(c.doc_id)
-        if doc is None:
+        span = None if doc is None else chunk_span(c, doc)
+        if doc is None or span is None:
             continue
-        start, end = c.start, c.end
-        if not (0 <= start < end <= len(doc)) or doc[start:end] != c.text:
-            start = doc.find(c.text)
-            if start < 0:
-                continue
-            end = start + len(c.text)
+        start, end = span
         line_start = doc.rfind("\n", 0, start) + 1
         line_end = doc.find("\n", end)
         line_end = len(doc) if line_end < 0 else line_end

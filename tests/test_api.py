@@ -25,19 +25,11 @@ from assistant.cli import app as cli_app
 from assistant.retrieval import Filters
 from tests.conftest import NATO_QUESTION, TAIWAN_QUESTION, make_settings
 from tests.live_server import LiveServer, live_server, sample_assistant_in
+from tests.test_answering import CONTRACT_KEYS as ANSWER_KEYS
 
 TOKEN = "test-token-3f9a"
 AUTH = {"Authorization": f"Bearer {TOKEN}"}
-CONTRACT_KEYS = {
-    "question",
-    "standalone_question",
-    "answered",
-    "answer",
-    "citations",
-    "retrieved",
-    "timings_ms",
-    "session_id",
-}
+CONTRACT_KEYS = ANSWER_KEYS | {"session_id"}
 # Present only when they have something to say.
 OPTIONAL_KEYS = {"notices", "verification"}
 UPLOAD_LIMIT_MB = 0.05
