@@ -16,7 +16,7 @@ import math
 import re
 import threading
 from collections import OrderedDict
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -67,17 +67,23 @@ def chunk_span(chunk: Chunk, doc: str) -> tuple[int, int] | None:
     return None if start < 0 else (start, start + len(chunk.text))
 
 
+def located(hits: list[Hit], doc_texts: dict[str, str]) -> Iterator[tuple[Hit, str, int, int]]:
+    """Each hit with its document's stored text and the chunk's span there; hits whose
+    document or text cannot be found are left out."""
+    for hit in hits:
+        doc = doc_texts.get(hit.chunk.doc_id)
+        span = None if doc is None else chunk_span(hit.chunk, doc)
+        if doc is not None and span is not None:
+            yield hit, doc, span[0], span[1]
+
+
 def passages_from_hits(hits: list[Hit], doc_texts: dict[str, str]) -> list[Passage]:
     """The sentences inside each hit's chunk, located in the document's stored text."""
     seen: set[tuple[str, int]] = set()
     out: list[Passage] = []
-    for hit in hits:
+    for hit, doc, start, end in located(hits, doc_texts):
         c = hit.chunk
-        doc = doc_texts.get(c.doc_id)
-        span = None if doc is None else chunk_span(c, doc)
-        if doc is None or span is None:
-            continue
-        for a, b in sentence_spans(doc, *span):
+        for a, b in sentence_spans(doc, start, end):
             if (c.doc_id, a) in seen:
                 continue
             seen.add((c.doc_id, a))

@@ -21,7 +21,7 @@ from typing import Any
 
 import numpy as np
 
-from assistant.answering import NO_ANSWER, Draft, chunk_span
+from assistant.answering import NO_ANSWER, Draft, located
 from assistant.prompts import Prompts, attribute, neutralise
 from assistant.settings import Settings
 from assistant.text import sentence_spans
@@ -173,13 +173,8 @@ def build_evidence(
     out: list[Evidence] = []
     given: set[tuple[str, int]] = set()
     left = budget
-    for hit in hits:
+    for hit, doc, start, end in located(hits, doc_texts):
         c = hit.chunk
-        doc = doc_texts.get(c.doc_id)
-        span = None if doc is None else chunk_span(c, doc)
-        if doc is None or span is None:
-            continue
-        start, end = span
         line_start = doc.rfind("\n", 0, start) + 1
         line_end = doc.find("\n", end)
         line_end = len(doc) if line_end < 0 else line_end
