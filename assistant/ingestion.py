@@ -307,14 +307,12 @@ def _write_pending(
 
     vector_store = ChromaVectorStore(chroma_collection=store.chunks)
     splitter = make_splitter(settings)
-    bar = progress(0, "chunking") if progress else None
-    # Chunk up front so the progress bar can count chunks, the unit of embedding work.
+    # Chunk up front (milliseconds a document) so the bar can count chunks, the unit of
+    # embedding work.
     groups: list[_Group] = []
     for src, record, is_update in pending:
         groups.append((src, record, is_update, chunk_sources(splitter, [src])))
     total = sum(len(g[3]) for g in groups)
-    if bar is not None:
-        bar.close()
     bar = progress(total, "embedding") if progress else None
     done = [0, total]
     batches: list[list[_Group]] = [[]]
