@@ -14,13 +14,12 @@ from __future__ import annotations
 
 import math
 import re
-import threading
-from collections import OrderedDict
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 
 import numpy as np
 
+from assistant.embedding import SpanVectors
 from assistant.settings import Settings
 from assistant.text import question_entities, sentence_spans, terms, words
 from assistant.types import Chunk, Citation, Hit
@@ -30,7 +29,6 @@ MIN_WORDS = 5
 PER_DOC = 5
 NEIGHBOUR_WEIGHT = 0.5
 SEMANTIC_WEIGHT = 1.0
-VECTOR_CACHE = 20000  # sentence vectors kept between questions (~1.5 KB each)
 CONTEXT_WEIGHT = 0.35  # weight of the earlier conversation's terms in a follow-up
 
 
@@ -104,8 +102,7 @@ class ExtractiveAnswerer:
         self.settings = settings
         self.idf = idf
         self.embed = embed
-        self._vectors: OrderedDict[tuple[str, int, int], np.ndarray] = OrderedDict()
-        self._vec_lock = threading.Lock()
+        self._vectors = SpanVectors(embed) if embed is not None else None
 
     def weights(self, question: str, context: str = "") -> dict[str, float]:
         w: dict[str, float] = {}
@@ -192,27 +189,12 @@ class ExtractiveAnswerer:
         )[:n]
         if not top:
             return
-        vectors = self._sentence_vectors(top)
+        assert self._vectors is not None
+        found = self._vectors.get({(p.doc_id, p.start, p.end): p.text for p in top})
+        vectors = [found[(p.doc_id, p.start, p.end)] for p in top]
         q = self.embed([question])[0]
         for p, v in zip(top, vectors, strict=True):
             p.score += SEMANTIC_WEIGHT * max(float(v @ q), 0.0)
-
-    def _sentence_vectors(self, passages: list[Passage]) -> list[np.ndarray]:
-        assert self.embed is not None
-        keys = [(p.doc_id, p.start, p.end) for p in passages]
-        with self._vec_lock:
-            missing = [i for i, k in enumerate(keys) if k not in self._vectors]
-            found = {k: self._vectors[k] for k in keys if k in self._vectors}
-        if missing:
-            fresh = self.embed([passages[i].text for i in missing])
-            with self._vec_lock:
-                for i, v in zip(missing, fresh, strict=True):
-                    self._vectors[keys[i]] = v
-                    found[keys[i]] = v
-                while len(self._vectors) > VECTOR_CACHE:
-                    self._vectors.popitem(last=False)
-        # From the local copy: another thread may evict a key from the full cache meanwhile.
-        return [found[k] for k in keys]
 
     def _select(self, passages: list[Passage]) -> list[Passage]:
         pool = [p for p in passages if len(words(p.text)) >= MIN_WORDS and p.coverage > 0]

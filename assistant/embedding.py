@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import threading
 from collections import OrderedDict
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
@@ -138,6 +139,36 @@ class MiniLMEmbedding(BaseEmbedding):
 
     def _get_text_embeddings(self, texts: list[str]) -> list[list[float]]:
         return self.embed_texts(texts).tolist()
+
+
+SpanKey = tuple[str, int, int]  # (doc_id, start, end) of a span of a stored document
+
+
+class SpanVectors:
+    """Embeddings of document spans, kept between questions (first in, first out; ~1.5 KB
+    each), shared safely by the server's threads."""
+
+    def __init__(self, embed: Callable[[list[str]], np.ndarray], size: int = 20000) -> None:
+        self._embed = embed
+        self._size = size
+        self._vectors: OrderedDict[SpanKey, np.ndarray] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, spans: dict[SpanKey, str]) -> dict[SpanKey, np.ndarray]:
+        """A vector for every span given, embedding only those not cached."""
+        with self._lock:
+            found = {k: self._vectors[k] for k in spans if k in self._vectors}
+        missing = [k for k in spans if k not in found]
+        if missing:
+            fresh = np.asarray(self._embed([spans[k] for k in missing]), dtype=np.float32)
+            with self._lock:
+                for k, v in zip(missing, fresh, strict=True):
+                    self._vectors[k] = v
+                    found[k] = v
+                while len(self._vectors) > self._size:
+                    self._vectors.popitem(last=False)
+        # From the local copy: another thread may evict a key from the full cache meanwhile.
+        return found
 
 
 EMBEDDERS = {"minilm": (MiniLMEmbedding, MINILM_DIM)}

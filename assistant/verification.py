@@ -30,8 +30,6 @@ supported. That needs an entailment model; the assistant runs none.
 from __future__ import annotations
 
 import re
-import threading
-from collections import OrderedDict
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
@@ -39,6 +37,7 @@ import numpy as np
 from rapidfuzz import fuzz
 
 from assistant.answering import NO_ANSWER, Draft
+from assistant.embedding import SpanVectors
 from assistant.settings import Settings
 from assistant.text import question_entities, stem, terms, words
 from assistant.text import sentence_spans as _sentence_spans
@@ -50,7 +49,6 @@ MIN_SEMANTIC = 0.55  # ...nor below this similarity, however well the other sign
 MAX_SPAN_SENTENCES = 3  # a quote longer than this would support almost anything
 MIN_PART = 0.2  # share of a sentence's terms each passage must give to a joint claim...
 MIN_COMBINED_LEXICAL = 0.6  # ...and the share the passages must give together
-VECTOR_CACHE = 20000
 
 # "[1]", "[1, 2]", "[1-3]", and the "[Evidence 2]" / "[id=3]" some models write instead
 _ONE_MARKER = (
@@ -195,8 +193,7 @@ class Verifier:
         self.settings = settings
         self.embed = embed
         self.idf = idf
-        self._vectors: OrderedDict[tuple[str, int, int], np.ndarray] = OrderedDict()
-        self._lock = threading.Lock()
+        self._vectors = SpanVectors(self._embed)
 
     def verify(
         self,
@@ -384,19 +381,7 @@ class Verifier:
     def _span_vectors(
         self, spans: dict[tuple[str, int, int], str]
     ) -> dict[tuple[str, int, int], np.ndarray]:
-        if self.embed is None:
-            return {}
-        with self._lock:
-            missing = [k for k in spans if k not in self._vectors]
-        if missing:
-            fresh = self._embed([spans[k] for k in missing])
-            with self._lock:
-                for k, v in zip(missing, fresh, strict=True):
-                    self._vectors[k] = v
-                while len(self._vectors) > VECTOR_CACHE:
-                    self._vectors.popitem(last=False)
-        with self._lock:
-            return {k: self._vectors[k] for k in spans if k in self._vectors}
+        return {} if self.embed is None else self._vectors.get(spans)
 
 
 def _candidates(claim: str, ev: Evidence) -> list[tuple[int, int]]:

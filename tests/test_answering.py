@@ -107,3 +107,29 @@ def test_bad_questions_are_rejected(sample_assistant: Assistant) -> None:
         sample_assistant.ask("x" * (sample_assistant.settings.max_question_chars + 1))
     with pytest.raises(ValueError, match="session_id"):
         sample_assistant.ask(NATO_QUESTION, session="../../etc/passwd")
+
+
+def test_sentence_re_embedding_finds_paraphrases_and_reuses_vectors(
+    sample_assistant: Assistant,
+) -> None:
+    from assistant.answering import ExtractiveAnswerer
+
+    embedded: list[str] = []
+
+    def counting(texts: list[str]):  # type: ignore[no-untyped-def]
+        embedded.extend(texts)
+        return sample_assistant._embed_texts(texts)
+
+    settings = sample_assistant.settings.model_copy(update={"rerank_sentences": 16})
+    answerer = ExtractiveAnswerer(settings, sample_assistant.idf, counting)
+    hits = sample_assistant.retrieve(NATO_QUESTION)
+    texts = sample_assistant.store.doc_texts([h.chunk.doc_id for h in hits])
+    first = answerer.draft(NATO_QUESTION, hits, texts)
+    # "stand with Ukraine" shares no key term with "support ... pledge": only embeddings find it
+    assert any("as long as it takes" in c.quote for c in first.citations)
+    sentences = [t for t in embedded if t != NATO_QUESTION]
+    assert 0 < len(sentences) <= 16
+    embedded.clear()
+    again = answerer.draft(NATO_QUESTION, hits, texts)
+    assert [c.quote for c in again.citations] == [c.quote for c in first.citations]
+    assert embedded == [NATO_QUESTION], "sentence vectors come from the cache the second time"
