@@ -21,12 +21,13 @@ import numpy as np
 
 from assistant.embedding import SpanVectors
 from assistant.settings import Settings
-from assistant.text import question_entities, sentence_spans, terms, words
+from assistant.text import jaccard, question_entities, sentence_spans, terms, words
 from assistant.types import Chunk, Citation, Hit
 
 NO_ANSWER = "The documents do not contain an answer to this question."
 MIN_WORDS = 5
 PER_DOC = 5
+NEAR_DUPLICATE = 0.7  # term overlap above which a sentence repeats one already chosen
 NEIGHBOUR_WEIGHT = 0.5
 SEMANTIC_WEIGHT = 1.0
 CONTEXT_WEIGHT = 0.35  # weight of the earlier conversation's terms in a follow-up
@@ -209,7 +210,7 @@ class ExtractiveAnswerer:
                 break
             if per_doc.get(p.doc_id, 0) >= PER_DOC:
                 continue
-            if any(_similar(p.terms, q.terms) for q in chosen):
+            if any(jaccard(p.terms, q.terms) > NEAR_DUPLICATE for q in chosen):
                 continue
             chosen.append(p)
             per_doc[p.doc_id] = per_doc.get(p.doc_id, 0) + 1
@@ -237,12 +238,6 @@ def _neighbour_coverage(passages: list[Passage]) -> dict[int, float]:
             near = [group[j].coverage for j in (i - 1, i + 1) if 0 <= j < len(group)]
             out[id(p)] = sum(near) / 2 if near else 0.0
     return out
-
-
-def _similar(a: frozenset[str], b: frozenset[str]) -> bool:
-    if not a or not b:
-        return False
-    return len(a & b) / len(a | b) > 0.7
 
 
 def compose(chosen: list[Passage]) -> Draft:

@@ -37,7 +37,7 @@ from llama_index.core.vector_stores.types import (
 from assistant.recency import date_prior, default_window, parse_iso, relative_window
 from assistant.settings import Settings
 from assistant.store import Store, chunk_from, date_int
-from assistant.text import words
+from assistant.text import jaccard, words
 from assistant.types import Hit
 
 log = logging.getLogger(__name__)
@@ -295,7 +295,7 @@ class Retriever:
             if s.dedupe_threshold < 1:
                 # Syndicated copies and re-publications say the same thing twice.
                 vocab = self._words(node.node_id, text)
-                if any(_jaccard(vocab, other) >= s.dedupe_threshold for other in kept):
+                if any(jaccard(vocab, other) >= s.dedupe_threshold for other in kept):
                     continue
                 kept.append(vocab)
             hits.append(
@@ -343,10 +343,6 @@ class _Candidate:
     node: BaseNode
     score: float
     raw: dict[int, float]
-
-
-def _jaccard(a: frozenset[str], b: frozenset[str]) -> float:
-    return len(a & b) / len(a | b) if a and b else 0.0
 
 
 def _diversify(cands: list[_Candidate]) -> list[_Candidate]:

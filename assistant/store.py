@@ -188,11 +188,6 @@ class Store:
             counts[doc_id] = counts.get(doc_id, 0) + 1
         return counts
 
-    def orphan_doc_ids(self) -> set[str]:
-        """doc_ids that have chunks but no document record (left by a killed ingestion)."""
-        known = set(self.docs.get(include=[])["ids"])
-        return set(self.chunk_counts()) - known
-
     def iter_chunk_metadata(self, page: int = 5000) -> Iterator[dict[str, Any]]:
         offset = 0
         while True:

@@ -103,3 +103,8 @@ def question_entities(question: str) -> list[str]:
             continue
         out.append(w.lower())
     return list(dict.fromkeys(out))
+
+
+def jaccard(a: frozenset[str], b: frozenset[str]) -> float:
+    """Share of the two term sets' union that both hold (0 when either is empty)."""
+    return len(a & b) / len(a | b) if a and b else 0.0
