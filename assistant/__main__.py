@@ -1,3 +1,3 @@
-from assistant.cli import main
+from assistant.fronts.cli import main
 
 main()

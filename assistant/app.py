@@ -17,15 +17,15 @@ from typing import Any
 import numpy as np
 from llama_index.core.base.embeddings.base import BaseEmbedding
 
-from assistant.answering import NO_ANSWER, Draft, ExtractiveAnswerer
-from assistant.chat import ChatSession, Condensed, SessionStore, condense
-from assistant.embedding import embedder_dim, make_embedder
-from assistant.ingestion import IngestReport, ProgressFactory, ingest
-from assistant.llm import LLMAnswerer, LLMUnavailable, check_backend
-from assistant.prompts import Prompts, load_prompts
-from assistant.retrieval import Filters, Retriever
+from assistant.answer.chat import ChatSession, Condensed, SessionStore, condense
+from assistant.answer.extractive import NO_ANSWER, Draft, ExtractiveAnswerer
+from assistant.answer.llm import LLMAnswerer, LLMUnavailable, check_backend
+from assistant.answer.prompts import Prompts, load_prompts
+from assistant.index.embedding import embedder_dim, make_embedder
+from assistant.index.ingestion import IngestReport, ProgressFactory, ingest
+from assistant.index.store import Store
+from assistant.search.retrieval import Filters, Retriever
 from assistant.settings import Settings
-from assistant.store import Store
 from assistant.types import Answer, Hit, Turn
 
 

@@ -185,7 +185,7 @@ class Settings(BaseSettings):
         description="Share of the question's key terms the evidence must cover to answer.",
     )
 
-    # --- LLM answering (llm = 'openai' | 'ollama'; see assistant/llm.py) ---
+    # --- LLM answering (llm = 'openai' | 'ollama'; see assistant/answer/llm.py) ---
     ollama_url: str = Field(
         "http://127.0.0.1:11434", description="Base URL of the Ollama server (llm='ollama')."
     )
@@ -251,7 +251,7 @@ class Settings(BaseSettings):
         2000, ge=10, description="Longest question accepted by the API and the UI."
     )
 
-    # --- slack (assistant/slack.py) ---
+    # --- slack (assistant/fronts/slack.py) ---
     # The three secrets keep Slack's own variable names, as in Slack's docs and every Bolt app.
     slack_bot_token: SecretStr | None = Field(
         None,

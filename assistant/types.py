@@ -77,7 +77,7 @@ class Answer:
     timings_ms: dict[str, float]
     notices: list[str] = field(default_factory=list)
     # Only when an LLM wrote the answer: sentences "verified", "marked", "dropped" and
-    # "markers_removed" by claim-by-claim verification (assistant/verification.py).
+    # "markers_removed" by claim-by-claim verification (assistant/answer/verification.py).
     verification: dict[str, int] | None = None
 
     def to_dict(self) -> dict[str, Any]:

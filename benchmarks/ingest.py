@@ -85,8 +85,8 @@ def embedded_texts(corpus: Path, work: Path, overrides: dict[str, Any]) -> None:
     """The texts the assistant embeds (title + chunk), for the bare embedder and token counts."""
     from llama_index.core.schema import MetadataMode
 
-    from assistant.ingestion import chunk_sources, make_splitter
-    from assistant.readers import read_file
+    from assistant.index.ingestion import chunk_sources, make_splitter
+    from assistant.index.readers import read_file
 
     nodes = chunk_sources(make_splitter(_settings(work, **overrides)), read_file(corpus, work))
     texts = [n.get_content(metadata_mode=MetadataMode.EMBED) for n in nodes]
@@ -94,7 +94,7 @@ def embedded_texts(corpus: Path, work: Path, overrides: dict[str, Any]) -> None:
 
 
 def run_bare(work: Path, overrides: dict[str, Any]) -> dict[str, Any]:
-    from assistant.embedding import make_embedder
+    from assistant.index.embedding import make_embedder
 
     s = _settings(work, **overrides)
     texts = json.loads((work / "texts.json").read_text(encoding="utf-8"))
@@ -119,7 +119,7 @@ def run_llama_index(corpus: Path, work: Path, overrides: dict[str, Any]) -> dict
     from llama_index.core.schema import MetadataMode
     from llama_index.vector_stores.chroma import ChromaVectorStore
 
-    from assistant.embedding import make_embedder
+    from assistant.index.embedding import make_embedder
 
     s = _settings(work, **overrides)
     emb = make_embedder(s.embedder, s.embed_batch_size, s.embed_threads)
@@ -198,7 +198,7 @@ def main() -> None:
     ap.add_argument("--runs", type=int, default=3)
     ap.add_argument("--json", action="store_true", help="also print the raw rows as JSON")
     args = ap.parse_args()
-    from assistant.evaluation import CORPUS_FILE, resolve_dataset
+    from assistant.evaluation.runner import CORPUS_FILE, resolve_dataset
 
     dataset = args.dataset or resolve_dataset("realtimeqa", [ROOT])
     results: dict[str, list[dict[str, Any]]] = {"assistant": [], "bare": [], "llama-index": []}

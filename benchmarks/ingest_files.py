@@ -60,10 +60,10 @@ def timed(owner: Any, name: str, bucket: list[float]) -> Iterator[None]:
 def ingest_once(paths: list[Path], index: Path, corpus: Path) -> dict[str, float]:
     from llama_index.vector_stores.chroma import ChromaVectorStore
 
-    import assistant.ingestion as ingestion
+    import assistant.index.ingestion as ingestion
     from assistant.app import Assistant
+    from assistant.index.store import Store
     from assistant.settings import Settings
-    from assistant.store import Store
 
     a = Assistant(Settings(index_dir=index, corpus_dir=corpus))
     _ = a.embedder.embed_texts(["warm up"])  # type: ignore[attr-defined]
@@ -83,7 +83,7 @@ def ingest_once(paths: list[Path], index: Path, corpus: Path) -> dict[str, float
 
 
 def embed_only(texts: list[str]) -> float:
-    from assistant.embedding import make_embedder
+    from assistant.index.embedding import make_embedder
 
     e = make_embedder("minilm")
     e.embed_texts(["warm up"])  # type: ignore[attr-defined]
@@ -110,7 +110,7 @@ def main() -> None:
             "\n".join(json.dumps({"id": f"n{n}", "text": note(n)}) for n in range(args.files)),
             encoding="utf-8",
         )
-        from assistant.readers import read_file
+        from assistant.index.readers import read_file
 
         texts = [s.text for s in read_file(dump, dump.parent)]
         runs: dict[str, list[dict[str, float]]] = {"files": [], "jsonl": []}

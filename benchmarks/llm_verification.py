@@ -27,10 +27,10 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 import assistant  # noqa: E402,F401  (offline switches first)
+from assistant.answer.llm import LLMAnswerer, build_evidence  # noqa: E402
+from assistant.answer.verification import Evidence  # noqa: E402
 from assistant.app import Assistant  # noqa: E402
-from assistant.llm import LLMAnswerer, build_evidence  # noqa: E402
 from assistant.settings import Settings  # noqa: E402
-from assistant.verification import Evidence  # noqa: E402
 from tests.fake_llm import FakeLLM, Running, Seen  # noqa: E402
 
 QUESTIONS = [

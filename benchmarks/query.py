@@ -60,7 +60,12 @@ def main() -> None:
     from llama_index.vector_stores.chroma import ChromaVectorStore
 
     from assistant.app import Assistant
-    from assistant.evaluation import CORPUS_FILE, eval_index_dir, load_questions, resolve_dataset
+    from assistant.evaluation.runner import (
+        CORPUS_FILE,
+        eval_index_dir,
+        load_questions,
+        resolve_dataset,
+    )
     from assistant.settings import Settings
 
     dataset = args.dataset or resolve_dataset("realtimeqa", [ROOT])

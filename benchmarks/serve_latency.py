@@ -49,8 +49,8 @@ def main() -> None:
     import uvicorn
     from gradio_client import Client
 
-    from assistant.api import create_app
     from assistant.app import Assistant
+    from assistant.fronts.http import create_app
     from assistant.settings import Settings
 
     parser = argparse.ArgumentParser()

@@ -28,7 +28,7 @@ def _die() -> None:
 def install(spec: str) -> None:
     from llama_index.vector_stores.chroma import ChromaVectorStore
 
-    from assistant.store import Store
+    from assistant.index.store import Store
 
     step, _, number = spec.partition(":")
     target = int(number or 1)
@@ -77,7 +77,7 @@ def main() -> None:
     spec = os.environ.get("CRASH_AT")
     if spec:
         install(spec)
-    from assistant.cli import main as cli_main
+    from assistant.fronts.cli import main as cli_main
 
     cli_main(sys.argv[1:])
 

@@ -13,8 +13,8 @@ from pathlib import Path
 
 import uvicorn
 
-from assistant.api import create_app
 from assistant.app import Assistant
+from assistant.fronts.http import create_app
 from tests.conftest import SAMPLE_CORPUS, make_settings
 
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import re
 
+from assistant.answer.chat import ChatSession
 from assistant.app import Assistant
-from assistant.chat import ChatSession
 from tests.conftest import NATO_QUESTION, TAIWAN_QUESTION
 
 CONTRACT_KEYS = {
@@ -112,7 +112,7 @@ def test_bad_questions_are_rejected(sample_assistant: Assistant) -> None:
 def test_sentence_re_embedding_finds_paraphrases_and_reuses_vectors(
     sample_assistant: Assistant,
 ) -> None:
-    from assistant.answering import ExtractiveAnswerer
+    from assistant.answer.extractive import ExtractiveAnswerer
 
     embedded: list[str] = []
 

@@ -19,10 +19,10 @@ import pytest
 from pydantic import SecretStr
 from typer.testing import CliRunner
 
+from assistant.answer.chat import ChatSession
 from assistant.app import NO_ANSWER, Assistant
-from assistant.chat import ChatSession
-from assistant.cli import app as cli_app
-from assistant.retrieval import Filters
+from assistant.fronts.cli import app as cli_app
+from assistant.search.retrieval import Filters
 from tests.conftest import NATO_QUESTION, TAIWAN_QUESTION, make_settings
 from tests.live_server import LiveServer, live_server, sample_assistant_in
 from tests.test_answering import CONTRACT_KEYS as ANSWER_KEYS

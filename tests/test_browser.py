@@ -15,8 +15,8 @@ from urllib.parse import urlparse
 
 import pytest
 
+from assistant.answer.chat import ChatSession
 from assistant.app import NO_ANSWER
-from assistant.chat import ChatSession
 from tests.conftest import NATO_QUESTION, TAIWAN_QUESTION
 from tests.live_server import LiveServer, live_server, sample_assistant_in
 

@@ -15,8 +15,8 @@ from typing import Any
 import pytest
 
 from assistant.app import Assistant
+from assistant.index.store import MANIFEST_KEYS, IndexBusy, IndexMismatch
 from assistant.settings import Settings
-from assistant.store import MANIFEST_KEYS, IndexBusy, IndexMismatch
 from tests.conftest import NATO_QUESTION, SAMPLE_CORPUS
 from tests.corpusgen import write_corpus
 from tests.servers import chroma_server, cli_env, kill_when, run_cli, start_cli
@@ -164,7 +164,7 @@ def test_a_stale_lease_is_taken_over_and_a_live_one_respected(
     assert a.ingest().docs_added == 2
 
     # A live lease of a process of this machine that is gone: taken over at once.
-    from assistant.lease import owner_record
+    from assistant.index.lease import owner_record
 
     dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"],
                           capture_output=True, text=True, check=True)  # fmt: skip

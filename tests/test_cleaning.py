@@ -3,7 +3,7 @@ from pathlib import Path
 import pytest
 from selectolax.lexbor import LexborHTMLParser
 
-from assistant.cleaning import clean_text, html_to_text, is_boilerplate_line, title_from_text
+from assistant.index.cleaning import clean_text, html_to_text, is_boilerplate_line, title_from_text
 
 CORPUS = Path(__file__).resolve().parents[1] / "corpus"
 

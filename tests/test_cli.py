@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from assistant.cli import app
+from assistant.fronts.cli import app
 from tests.conftest import NATO_QUESTION, TAIWAN_QUESTION
 
 runner = CliRunner()

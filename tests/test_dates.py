@@ -3,7 +3,7 @@ from pathlib import Path
 
 import pytest
 
-from assistant.dates import date_from_url, find_date_in_text, normalise_date
+from assistant.index.dates import date_from_url, find_date_in_text, normalise_date
 
 TODAY = date(2026, 11, 23)
 CORPUS = Path(__file__).resolve().parents[1] / "corpus"

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from assistant.embedding import MINILM_DIM, make_embedder
+from assistant.index.embedding import MINILM_DIM, make_embedder
 
 
 @pytest.fixture(scope="module")

@@ -8,8 +8,7 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from assistant.cli import app
-from assistant.evaluation import (
+from assistant.evaluation.runner import (
     DatasetError,
     QuestionResult,
     contains_gold,
@@ -17,6 +16,7 @@ from assistant.evaluation import (
     resolve_dataset,
     score,
 )
+from assistant.fronts.cli import app
 
 runner = CliRunner()
 

@@ -14,7 +14,7 @@ import pytest
 from pypdf import PdfReader, PdfWriter
 
 from assistant.app import Assistant
-from assistant.ingestion import IngestReport
+from assistant.index.ingestion import IngestReport
 from tests.conftest import make_settings
 from tests.corpusgen import article
 from tests.test_readers import make_pdf

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from assistant.app import Assistant
-from assistant.store import IndexBusy, IndexMismatch
+from assistant.index.store import IndexBusy, IndexMismatch
 from tests.conftest import make_settings
 
 ARTICLE = """Flood Warning Issued for River Town

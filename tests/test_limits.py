@@ -17,7 +17,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse
 from starlette.routing import Route
 
-from assistant.limits import ConcurrencyLimit
+from assistant.fronts.limits import ConcurrencyLimit
 
 
 class Gate:

@@ -17,10 +17,10 @@ from typing import Any
 import pytest
 import tiktoken
 
-from assistant.answering import NO_ANSWER
+from assistant.answer.chat import ChatSession
+from assistant.answer.extractive import NO_ANSWER
+from assistant.answer.llm import LLMUnavailable
 from assistant.app import Assistant
-from assistant.chat import ChatSession
-from assistant.llm import LLMUnavailable
 from assistant.settings import Settings
 from assistant.text import sentence_spans
 from assistant.types import Answer

@@ -30,7 +30,7 @@ def gai(host, *a, **k):
 socket.getaddrinfo = gai
 import atexit
 atexit.register(lambda: attempts and print("NETWORK ATTEMPTS:", attempts, file=sys.stderr))
-from assistant.cli import main
+from assistant.fronts.cli import main
 main(sys.argv[1:])
 """
 

@@ -10,10 +10,10 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
+from assistant.answer.llm import INSTALL_HINT, LLMNotInstalled, make_llm, parse_standalone
+from assistant.answer.prompts import PROMPTS_DIR, TEMPLATES, PromptError, load_prompts, neutralise
 from assistant.app import Assistant
-from assistant.cli import app as cli_app
-from assistant.llm import INSTALL_HINT, LLMNotInstalled, make_llm, parse_standalone
-from assistant.prompts import PROMPTS_DIR, TEMPLATES, PromptError, load_prompts, neutralise
+from assistant.fronts.cli import app as cli_app
 from assistant.settings import Settings
 from tests.conftest import make_settings
 

@@ -8,7 +8,7 @@ import docx
 import pytest
 from pypdf import PdfReader, PdfWriter
 
-from assistant.readers import (
+from assistant.index.readers import (
     SUPPORTED_SUFFIXES,
     ReadError,
     doc_id_for,
@@ -529,7 +529,7 @@ def test_leading_rule_is_not_front_matter(tmp_path: Path) -> None:
 def test_oversized_file_is_refused_but_jsonl_streams(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr("assistant.readers.MAX_FILE_BYTES", 1024)
+    monkeypatch.setattr("assistant.index.readers.MAX_FILE_BYTES", 1024)
     big = json.dumps([record(n) for n in range(1, 20)])
     assert reason(write(tmp_path / "big.json", big)).startswith("file too large")
     lines = "\n".join(json.dumps(record(n)) for n in range(1, 20))

@@ -11,8 +11,8 @@ import pytest
 from typer.testing import CliRunner
 
 from assistant.app import Assistant
-from assistant.cli import app
-from assistant.recency import Window, date_prior, default_window, relative_window
+from assistant.fronts.cli import app
+from assistant.search.recency import Window, date_prior, default_window, relative_window
 from tests.conftest import NATO_QUESTION, make_settings
 from tests.test_evaluation import write_dataset
 
@@ -109,7 +109,7 @@ def test_questions_naming_no_time_prefer_recent_coverage(tiny: Assistant) -> Non
 
 
 def test_the_boost_is_soft_and_filters_stay_hard(tiny: Assistant) -> None:
-    from assistant.retrieval import Filters
+    from assistant.search.retrieval import Filters
 
     # Both stories are still retrieved: preferring a window never hides the other one.
     dates = {h.chunk.published for h in tiny.retrieve(QUESTION, as_of="2021-06-12")}

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from assistant.chat import ChatSession, SessionStore, session_from_exchanges
+from assistant.answer.chat import ChatSession, SessionStore, session_from_exchanges
 from assistant.types import Turn
 
 

@@ -24,10 +24,9 @@ import httpx
 import pytest
 import uvicorn
 
-from assistant.api import create_app
 from assistant.app import Assistant
-from assistant.settings import Settings
-from assistant.slack import (
+from assistant.fronts.http import create_app
+from assistant.fronts.slack import (
     APOLOGY,
     HINT,
     SlackConfigError,
@@ -35,7 +34,8 @@ from assistant.slack import (
     slack_asgi_app,
     start_socket_mode,
 )
-from assistant.slack_messages import ANSWER_EVENT, SECTION_CHARS
+from assistant.fronts.slack_messages import ANSWER_EVENT, SECTION_CHARS
+from assistant.settings import Settings
 from tests.conftest import NATO_QUESTION, TAIWAN_QUESTION
 from tests.fake_slack import BOT_ID, BOT_USER, FakeSlack, event_body, post_event
 
@@ -429,7 +429,7 @@ def test_assistant_slack_without_tokens_says_which_are_missing(
 ) -> None:
     from typer.testing import CliRunner
 
-    from assistant.cli import app
+    from assistant.fronts.cli import app
 
     for name in ("SLACK_BOT_TOKEN", "SLACK_APP_TOKEN", "SLACK_SIGNING_SECRET"):
         monkeypatch.delenv(name, raising=False)

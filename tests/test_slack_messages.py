@@ -9,8 +9,7 @@ from typing import Any
 import pytest
 from pydantic import ValidationError
 
-from assistant.settings import Settings
-from assistant.slack_messages import (
+from assistant.fronts.slack_messages import (
     ANSWER_EVENT,
     MESSAGE_BLOCKS,
     MESSAGE_CHARS,
@@ -23,6 +22,7 @@ from assistant.slack_messages import (
     split_text,
     thread_history,
 )
+from assistant.settings import Settings
 from assistant.types import Answer, Citation
 
 BOT = "UBOT0001"

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from assistant.uploads import UploadError, safe_upload_path
+from assistant.index.uploads import UploadError, safe_upload_path
 
 HOSTILE = [
     "../../etc/passwd",

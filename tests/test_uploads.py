@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
+from assistant.index.uploads import UploadError, check_upload, safe_name
 from assistant.settings import Settings
-from assistant.uploads import UploadError, check_upload, safe_name
 
 
 @pytest.mark.parametrize(
@@ -52,7 +52,7 @@ def test_type_and_size_limits(tmp_path: Path) -> None:
 
 
 def test_a_wrong_declared_size_does_not_get_past_the_limit(tmp_path: Path) -> None:
-    from assistant.uploads import _copy_limited
+    from assistant.index.uploads import _copy_limited
 
     with pytest.raises(UploadError, match="too large"):
         _copy_limited(io.BytesIO(b"x" * 2000), tmp_path / "f", 1000, "f.txt")

@@ -5,10 +5,10 @@ from __future__ import annotations
 
 import pytest
 
+from assistant.answer.llm import build_evidence
+from assistant.answer.verification import Evidence, Verifier, split_claims
 from assistant.app import Assistant
-from assistant.llm import build_evidence
 from assistant.text import sentence_spans
-from assistant.verification import Evidence, Verifier, split_claims
 from tests.conftest import NATO_QUESTION
 
 REFUSALS = ["The documents do not contain an answer to this question."]

@@ -13,10 +13,10 @@ import pytest
 from gradio_client import Client, handle_file
 from pydantic import SecretStr
 
+from assistant.answer.chat import ChatSession
 from assistant.app import NO_ANSWER
-from assistant.chat import ChatSession
+from assistant.fronts.web import EMPTY_SOURCES, answer_markdown, passage_html
 from assistant.types import Citation
-from assistant.web import EMPTY_SOURCES, answer_markdown, passage_html
 from tests.conftest import NATO_QUESTION, TAIWAN_QUESTION
 from tests.live_server import LiveServer, live_server, sample_assistant_in
 

@@ -21,12 +21,12 @@ from typing import Any
 
 import numpy as np
 
-from assistant.answering import NO_ANSWER, Draft, located
-from assistant.prompts import Prompts, attribute, neutralise
+from assistant.answer.extractive import NO_ANSWER, Draft, located
+from assistant.answer.prompts import Prompts, attribute, neutralise
+from assistant.answer.verification import Evidence, Verifier
 from assistant.settings import Settings
 from assistant.text import sentence_spans
 from assistant.types import Hit, Turn
-from assistant.verification import Evidence, Verifier
 
 log = logging.getLogger(__name__)
 

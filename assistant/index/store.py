@@ -266,7 +266,7 @@ class Store:
 
     def check_writer(self) -> None:
         """Raise ``IndexBusy`` if this writer lost its server lease (called between batches)."""
-        from assistant.lease import LeaseLost
+        from assistant.index.lease import LeaseLost
 
         if self._lease is not None:
             try:
@@ -293,7 +293,7 @@ class Store:
     @contextlib.contextmanager
     def _writer(self) -> Iterator[None]:
         if self.settings.chroma_url:
-            from assistant.lease import LeaseBusy, ServerLease
+            from assistant.index.lease import LeaseBusy, ServerLease
 
             where = f"collection {self.settings.collection!r} on {self.settings.chroma_url}"
             lease = ServerLease(

@@ -22,9 +22,9 @@ from llama_index.core.base.embeddings.base import BaseEmbedding
 from llama_index.core.node_parser import SentenceSplitter
 from llama_index.core.schema import Document, MetadataMode, TextNode
 
-from assistant.readers import ReadError, is_supported, iter_files, read_file_report
+from assistant.index.readers import ReadError, is_supported, iter_files, read_file_report
+from assistant.index.store import Store, date_int
 from assistant.settings import Settings
-from assistant.store import Store, date_int
 from assistant.types import Source
 
 log = logging.getLogger(__name__)

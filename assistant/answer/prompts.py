@@ -18,7 +18,7 @@ import string
 from dataclasses import dataclass
 from pathlib import Path
 
-PROMPTS_DIR = Path(__file__).resolve().parent.parent / "prompts"
+PROMPTS_DIR = Path(__file__).resolve().parents[2] / "prompts"
 
 # file -> (variables it must use, variables it may use)
 TEMPLATES: dict[str, tuple[frozenset[str], frozenset[str]]] = {

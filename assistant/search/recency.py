@@ -13,7 +13,7 @@ import re
 from dataclasses import dataclass
 from datetime import date, timedelta
 
-from assistant.store import date_int
+from assistant.index.store import date_int
 
 __all__ = ["Window", "date_prior", "default_window", "relative_window", "window_fit"]
 

@@ -29,15 +29,15 @@ from pydantic import BaseModel, ConfigDict, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from assistant.answer.chat import ChatSession, session_from_exchanges
+from assistant.answer.llm import LLMError
 from assistant.app import NO_ANSWER, Assistant, EmptyIndex
-from assistant.chat import ChatSession, session_from_exchanges
-from assistant.dates import normalise_date
-from assistant.limits import ConcurrencyLimit
-from assistant.llm import LLMError
-from assistant.retrieval import Filters
-from assistant.store import IndexBusy, IndexMismatch
+from assistant.fronts.limits import ConcurrencyLimit
+from assistant.index.dates import normalise_date
+from assistant.index.store import IndexBusy, IndexMismatch
+from assistant.index.uploads import MAX_FILES, UploadError, save_and_ingest
+from assistant.search.retrieval import Filters
 from assistant.types import Answer
-from assistant.uploads import MAX_FILES, UploadError, save_and_ingest
 
 log = logging.getLogger(__name__)
 
@@ -274,7 +274,7 @@ def _mount_slack(app: FastAPI, assistant: Assistant) -> None:
     A route, not a mount: a mount answers POST /slack/events with a redirect to the slash form.
     """
     try:
-        from assistant.slack import slack_asgi_app, slack_configured
+        from assistant.fronts.slack import slack_asgi_app, slack_configured
     except ImportError:
         return
     if not slack_configured(assistant.settings):
@@ -411,7 +411,7 @@ def create_app(assistant: Assistant, ui: bool = True) -> FastAPI:
         raise ApiError(404, f"no such endpoint: {path}", code="not_found")
 
     if ui:
-        from assistant.web import mount
+        from assistant.fronts.web import mount
 
         app = mount(app, assistant)
     return app

@@ -70,9 +70,9 @@ def _errors() -> Iterator[None]:
     """Known failures become one clear line on stderr, never a traceback."""
     from pydantic import ValidationError
 
+    from assistant.answer.llm import LLMError
     from assistant.app import EmptyIndex
-    from assistant.llm import LLMError
-    from assistant.store import IndexBusy, IndexMismatch
+    from assistant.index.store import IndexBusy, IndexMismatch
 
     try:
         yield
@@ -100,8 +100,8 @@ def _assistant(**overrides: Any) -> Any:
 
 
 def _filters(since: str | None, until: str | None) -> Any:
-    from assistant.dates import normalise_date
-    from assistant.retrieval import Filters
+    from assistant.index.dates import normalise_date
+    from assistant.search.retrieval import Filters
 
     out: list[str | None] = []
     for flag, value in (("--since", since), ("--until", until)):
@@ -116,7 +116,7 @@ def _filters(since: str | None, until: str | None) -> Any:
 
 
 def _as_of(value: str | None, flag: str = "--as-of") -> str | None:
-    from assistant.dates import normalise_date
+    from assistant.index.dates import normalise_date
 
     if value is None:
         return None
@@ -221,8 +221,8 @@ def ask(
 def _batch_one(
     a: Any, raw: str, lineno: int, filters: Any, top_k: int | None, as_of: str | None = None
 ) -> dict[str, Any]:
+    from assistant.answer.llm import LLMError
     from assistant.app import EmptyIndex
-    from assistant.llm import LLMError
 
     try:
         item = json.loads(raw)
@@ -246,7 +246,7 @@ def chat(
     top_k: TopKOpt = None,
 ) -> None:
     """Interactive conversation; follow-up questions use the earlier turns."""
-    from assistant.chat import ChatSession
+    from assistant.answer.chat import ChatSession
 
     a = _assistant(index_dir=index)
     session = ChatSession()
@@ -282,7 +282,7 @@ def serve(
     """Start the web UI, the JSON API and the OpenAI-compatible API in one server."""
     import uvicorn
 
-    from assistant.api import create_app
+    from assistant.fronts.http import create_app
 
     a = _assistant(index_dir=index, host=host, port=port)
     with _errors():
@@ -324,7 +324,7 @@ def slack_bot(
 ) -> None:
     """Run the Slack bot: Socket Mode by default (SLACK_BOT_TOKEN + SLACK_APP_TOKEN), or the
     Events API at /slack/events with --http (SLACK_BOT_TOKEN + SLACK_SIGNING_SECRET)."""
-    from assistant import slack
+    from assistant.fronts import slack
     from assistant.logs import configure_logging
 
     if not http and (port is not None or host is not None):
@@ -368,7 +368,7 @@ def evaluate(
 ) -> None:
     """Ingest a benchmark's corpus and score retrieval and answers on its questions."""
     from assistant.app import Assistant
-    from assistant.evaluation import eval_index_dir, resolve_dataset, run_eval
+    from assistant.evaluation.runner import eval_index_dir, resolve_dataset, run_eval
     from assistant.settings import load_settings
 
     with _errors():

@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from assistant.embedding import SpanVectors
+from assistant.index.embedding import SpanVectors
 from assistant.settings import Settings
 from assistant.text import jaccard, question_entities, sentence_spans, terms, words
 from assistant.types import Chunk, Citation, Hit

@@ -36,8 +36,8 @@ from dataclasses import dataclass, field
 import numpy as np
 from rapidfuzz import fuzz
 
-from assistant.answering import NO_ANSWER, Draft
-from assistant.embedding import SpanVectors
+from assistant.answer.extractive import NO_ANSWER, Draft
+from assistant.index.embedding import SpanVectors
 from assistant.settings import Settings
 from assistant.text import question_entities, stem, terms, words
 from assistant.text import sentence_spans as _sentence_spans

@@ -18,8 +18,8 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from assistant.cleaning import clean_text, html_to_text, title_from_text
-from assistant.dates import date_from_url, find_date_in_text, normalise_date
+from assistant.index.cleaning import clean_text, html_to_text, title_from_text
+from assistant.index.dates import date_from_url, find_date_in_text, normalise_date
 from assistant.types import Source
 
 SUPPORTED_SUFFIXES: frozenset[str] = frozenset(

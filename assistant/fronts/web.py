@@ -24,11 +24,11 @@ from urllib.parse import urlparse
 import gradio as gr
 from fastapi import FastAPI
 
+from assistant.answer.chat import ChatSession
 from assistant.app import NO_ANSWER, Assistant, EmptyIndex
-from assistant.chat import ChatSession
-from assistant.store import IndexBusy, IndexMismatch
+from assistant.index.store import IndexBusy, IndexMismatch
+from assistant.index.uploads import MAX_FILES, UploadError, save_and_ingest, supported_types
 from assistant.types import Answer, Citation, Turn
-from assistant.uploads import MAX_FILES, UploadError, save_and_ingest, supported_types
 
 log = logging.getLogger(__name__)
 

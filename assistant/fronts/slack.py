@@ -19,10 +19,9 @@ from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from typing import TYPE_CHECKING, Any, ParamSpec, TypeVar
 
+from assistant.answer.chat import ChatSession
 from assistant.app import Assistant, EmptyIndex
-from assistant.chat import ChatSession
-from assistant.settings import Settings
-from assistant.slack_messages import (
+from assistant.fronts.slack_messages import (
     PERSON_SUBTYPES,
     SlackMessage,
     answer_messages,
@@ -32,6 +31,7 @@ from assistant.slack_messages import (
     plain_text,
     thread_history,
 )
+from assistant.settings import Settings
 from assistant.types import Turn
 
 if TYPE_CHECKING:
@@ -40,7 +40,7 @@ if TYPE_CHECKING:
     from slack_sdk import WebClient
     from starlette.applications import Starlette
 
-log = logging.getLogger("assistant.slack")
+log = logging.getLogger("assistant.fronts.slack")
 
 EVENTS_PATH = "/slack/events"
 MAX_BODY_BYTES = 1_000_000  # Slack's event payloads are a few KB

@@ -18,8 +18,8 @@ from pathlib import Path
 from typing import Any, BinaryIO
 
 from assistant.app import Assistant
-from assistant.ingestion import IngestReport, ProgressFactory, file_fingerprint
-from assistant.readers import SIDECAR_SUFFIX, SUPPORTED_SUFFIXES, is_supported
+from assistant.index.ingestion import IngestReport, ProgressFactory, file_fingerprint
+from assistant.index.readers import SIDECAR_SUFFIX, SUPPORTED_SUFFIXES, is_supported
 from assistant.settings import Settings
 
 UPLOAD_SUBDIR = "uploads"

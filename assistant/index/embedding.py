@@ -19,7 +19,7 @@ import numpy as np
 from llama_index.core.base.embeddings.base import BaseEmbedding
 from pydantic import PrivateAttr
 
-VENDOR_DIR = Path(__file__).parent / "_vendor" / "minilm"
+VENDOR_DIR = Path(__file__).resolve().parent.parent / "_vendor" / "minilm"
 # The model reads at most 256 word pieces; the shipped tokenizer.json would truncate at 128.
 MINILM_MAX_TOKENS = 256
 MINILM_DIM = 384

@@ -34,9 +34,9 @@ from llama_index.core.vector_stores.types import (
     MetadataFilters,
 )
 
-from assistant.recency import date_prior, default_window, parse_iso, relative_window
+from assistant.index.store import Store, chunk_from, date_int
+from assistant.search.recency import date_prior, default_window, parse_iso, relative_window
 from assistant.settings import Settings
-from assistant.store import Store, chunk_from, date_int
 from assistant.text import jaccard, words
 from assistant.types import Hit
 

@@ -21,7 +21,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from assistant.dates import normalise_date
+from assistant.index.dates import normalise_date
 from assistant.settings import Settings
 
 CORPUS_FILE = "corpus.jsonl"
@@ -159,8 +159,8 @@ def load_questions(path: Path) -> list[Question]:
 def eval_index_dir(settings: Settings, dataset: Path) -> Path:
     """``<index_dir>/eval-<dataset>-<hash of the index manifest>``: the settings that shape
     the index pick the folder, so changing them never trips over an index built otherwise."""
-    from assistant.embedding import embedder_dim
-    from assistant.store import manifest_for
+    from assistant.index.embedding import embedder_dim
+    from assistant.index.store import manifest_for
 
     shape = manifest_for(settings, embedder_dim(settings.embedder))
     digest = hashlib.sha256(json.dumps(shape, sort_keys=True).encode()).hexdigest()[:8]
@@ -211,7 +211,7 @@ def run_eval(
     progress: Callable[[int, str], Any] | None = None,
 ) -> EvalReport:
     """Ingest the dataset's corpus into ``assistant``'s index (incrementally) and score it."""
-    from assistant.readers import ReadError, read_file_report
+    from assistant.index.readers import ReadError, read_file_report
 
     questions = load_questions(dataset / f"{split}.jsonl")
     if limit is not None:

@@ -1,0 +1,1 @@
+"""`assistant eval`: retrieval and answer quality on a benchmark's questions."""

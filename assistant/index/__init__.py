@@ -1,0 +1,1 @@
+"""Documents in: readers, cleaning, dates, chunking and embedding, the Chroma store."""

@@ -1,0 +1,1 @@
+"""Questions to ranked passages: dense + keyword retrieval, fused, with dates and recency."""
