@@ -37,26 +37,28 @@ class Assistant:
     def __init__(self, settings: Settings | None = None) -> None:
         self.settings = settings or Settings()
         self.sessions = SessionStore(
-            None if self.settings.chroma_url else self.settings.index_dir / "sessions"
+            None if self.settings.index.chroma_url else self.settings.index.index_dir / "sessions"
         )
         self._ingest_lock = threading.Lock()
         # An LLM backend is checked at start: a missing extra or a broken prompt template is
         # a startup error, not a surprise on the first question.
         self.prompts: Prompts | None = None
-        if self.settings.llm != "none":
+        if self.settings.llm.backend != "none":
             check_backend(self.settings)
-            self.prompts = load_prompts(self.settings.prompts_dir)
+            self.prompts = load_prompts(self.settings.llm.prompts_dir)
 
     # --- backends, resolved once and lazily (a command that never embeds never loads the model)
     @cached_property
     def embedder(self) -> BaseEmbedding:
         return make_embedder(
-            self.settings.embedder, self.settings.embed_batch_size, self.settings.embed_threads
+            self.settings.index.embedder,
+            self.settings.index.embed_batch_size,
+            self.settings.index.embed_threads,
         )
 
     @cached_property
     def store(self) -> Store:
-        return Store(self.settings, embedder_dim(self.settings.embedder))
+        return Store(self.settings, embedder_dim(self.settings.index.embedder))
 
     @cached_property
     def retriever(self) -> Retriever:
@@ -79,7 +81,7 @@ class Assistant:
 
     @cached_property
     def llm(self) -> LLMAnswerer | None:
-        """The LLM answerer named by ``settings.llm``; None for the extractive default."""
+        """The LLM answerer named by ``settings.llm.backend``; None for the extractive default."""
         if self.prompts is None:
             return None
         return LLMAnswerer(self.settings, self.prompts, self._embed_texts, self.idf)
@@ -92,7 +94,7 @@ class Assistant:
         rebuild: bool = False,
         progress: ProgressFactory | None = None,
     ) -> IngestReport:
-        paths = list(paths) if paths else [self.settings.corpus_dir]
+        paths = list(paths) if paths else [self.settings.index.corpus_dir]
         missing = [p for p in paths if not p.exists()]
         if missing:
             raise FileNotFoundError("no such file or folder: " + ", ".join(map(str, missing)))
@@ -100,7 +102,7 @@ class Assistant:
             if rebuild and "store" not in self.__dict__:
                 # Opening it would refuse the old manifest; ingest drops it under the lock.
                 self.__dict__["store"] = Store(
-                    self.settings, embedder_dim(self.settings.embedder), check=False
+                    self.settings, embedder_dim(self.settings.index.embedder), check=False
                 )
             return ingest(
                 paths, self.store, self.embedder, self.settings, prune, progress, rebuild=rebuild
@@ -177,10 +179,10 @@ class Assistant:
         question = question.strip()
         if not question:
             raise ValueError("the question is empty")
-        if len(question) > self.settings.max_question_chars:
+        if len(question) > self.settings.answer.max_question_chars:
             raise ValueError(
                 f"the question is {len(question)} characters long; "
-                f"the limit is {self.settings.max_question_chars}"
+                f"the limit is {self.settings.answer.max_question_chars}"
             )
         chat = self.sessions.get(session) if isinstance(session, str) else session
         if self.store.count() == 0:
@@ -206,7 +208,7 @@ class Assistant:
                     else:
                         draft = piece
             except LLMUnavailable as exc:
-                if self.settings.llm_fallback == "error":
+                if self.settings.llm.fallback == "error":
                     raise
                 notices.append(f"{exc}; showing quoted passages instead (llm_fallback)")
         if draft is None:
@@ -254,7 +256,7 @@ class Assistant:
         try:
             standalone = self.llm.condense(history, question)
         except LLMUnavailable as exc:
-            if self.settings.llm_fallback == "error":
+            if self.settings.llm.fallback == "error":
                 raise
             notices.append(f"{exc}; the follow-up was resolved without it")
             return condense(history, question)
@@ -282,8 +284,8 @@ class Assistant:
             "index": self.store.location,
             "documents": self.store.doc_count(),
             "chunks": self.store.count(),
-            "embedder": self.settings.embedder,
-            "llm": self.settings.llm,
+            "embedder": self.settings.index.embedder,
+            "llm": self.settings.llm.backend,
         }
 
 

@@ -95,16 +95,10 @@ def secrets_from_env(environ: dict[str, str] | None = None) -> list[str]:
 
 
 def secrets_from_settings(settings: Any) -> list[str]:
-    from assistant.settings import SECRET_FIELDS
-
-    values: list[str] = []
-    for name in SECRET_FIELDS:
-        value = getattr(settings, name, None)
-        if value is not None:
-            values.append(value.get_secret_value() if hasattr(value, "get_secret_value") else value)
-    key = getattr(settings, "llm_key", None)
-    if callable(key) and key():
-        values.append(key())
+    values = list(settings.secrets())
+    key = settings.llm.key()
+    if key:
+        values.append(key)
     return [str(v) for v in values]
 
 

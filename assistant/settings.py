@@ -1,9 +1,17 @@
-"""The one typed settings object.
+"""The one typed settings object, grouped by concern.
 
-Precedence: CLI flags > ASSISTANT_* env vars > TOML file > defaults.
+``Settings`` holds one nested model per concern (``index``, ``retrieval``, ``answer``, ``llm``,
+``server``, ``slack``); code reads ``settings.index.chunk_size``. Every field also has a flat
+name, the one the settings had before they were grouped (``chunk_size``, ``llm_model``,
+``slack_port``), and that name keeps working everywhere a setting is given:
 
-The TOML file is ``assistant.toml`` in the working directory, or the path in
-``ASSISTANT_CONFIG``. Secrets (API keys, tokens) are read from the environment only.
+- environment: ``ASSISTANT_CHUNK_SIZE`` (flat) or ``ASSISTANT_INDEX__CHUNK_SIZE`` (nested);
+- the TOML file: ``chunk_size = 300`` at the top, or ``[index]`` / ``chunk_size = 300``;
+- Python: ``Settings(chunk_size=300)`` or ``Settings(index={"chunk_size": 300})``.
+
+Precedence: CLI flags > ASSISTANT_* env vars > TOML file > defaults. The TOML file is
+``assistant.toml`` in the working directory, or the path in ``ASSISTANT_CONFIG``. Secrets (API
+keys, tokens) are read from the environment only.
 """
 
 from __future__ import annotations
@@ -12,7 +20,7 @@ import os
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import AliasChoices, Field, SecretStr, field_validator
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -20,42 +28,17 @@ from pydantic_settings import (
     TomlConfigSettingsSource,
 )
 
-SECRET_FIELDS = frozenset(
-    {
-        "api_token",
-        "llm_api_key",
-        "ui_password",
-        "slack_bot_token",
-        "slack_app_token",
-        "slack_signing_secret",
-    }
-)
+ENV_PREFIX = "ASSISTANT_"
+LOOPBACK_HOSTS = ("127.0.0.1", "localhost", "::1")
 
 
-def _toml_path() -> Path:
-    return Path(os.environ.get("ASSISTANT_CONFIG", "assistant.toml"))
+class _Group(BaseModel):
+    model_config = ConfigDict(extra="forbid", validate_assignment=True)
 
 
-class _TomlWithoutSecrets(TomlConfigSettingsSource):
-    """The TOML file, refusing secrets: files get committed and shared, and a key left in
-    one would otherwise be used silently."""
+class IndexSettings(_Group):
+    """Where the index lives and how documents become chunks and vectors."""
 
-    def __call__(self) -> dict[str, Any]:
-        data = super().__call__()
-        found = sorted(SECRET_FIELDS & set(data))
-        if found:
-            env = ", ".join(f"ASSISTANT_{k.upper()}" for k in found)
-            raise ValueError(
-                f"{self.toml_file_path} sets {', '.join(found)}: secrets are read from the "
-                f"environment only ({env})"
-            )
-        return data
-
-
-class Settings(BaseSettings):
-    model_config = SettingsConfigDict(env_prefix="ASSISTANT_", extra="ignore")
-
-    # --- where things live ---
     index_dir: Path = Field(Path("index"), description="Directory of the on-disk Chroma index.")
     corpus_dir: Path = Field(
         Path("corpus"), description="Default folder ingested when `assistant ingest` gets no paths."
@@ -70,8 +53,6 @@ class Settings(BaseSettings):
         description="URL of a shared Chroma server (e.g. http://127.0.0.1:8000); "
         "unset = embedded on-disk index in index_dir.",
     )
-
-    # --- ingestion ---
     embedder: str = Field(
         "minilm", description="Embedding backend: 'minilm' (offline ONNX all-MiniLM-L6-v2)."
     )
@@ -98,8 +79,35 @@ class Settings(BaseSettings):
     max_file_mb: float = Field(
         50.0, gt=0, description="Files larger than this are skipped with a reason."
     )
+    ingest_lease_seconds: float = Field(
+        60.0,
+        ge=1,
+        le=3600,
+        description="With chroma_url: how long an ingestion's writer lease on the server lasts "
+        "without renewal (it is renewed every third of this); a killed ingestion blocks others "
+        "at most this long (a dead process on the same machine not at all).",
+    )
+    ingest_batch_chunks: int = Field(
+        256,
+        ge=1,
+        le=100_000,
+        description="Chunks embedded and written per ingestion batch (whole documents); a "
+        "killed ingestion loses at most the batch in progress.",
+    )
 
-    # --- retrieval ---
+    @model_validator(mode="after")
+    def _overlap_below_size(self) -> IndexSettings:
+        if self.chunk_overlap >= self.chunk_size:
+            raise ValueError(
+                f"chunk_overlap ({self.chunk_overlap}) must be smaller than chunk_size "
+                f"({self.chunk_size})"
+            )
+        return self
+
+
+class RetrievalSettings(_Group):
+    """How a question finds passages: dense + BM25, fused, with dates and diversity."""
+
     top_k: int = Field(8, ge=1, le=100, description="Chunks returned by retrieval.")
     candidate_k: int = Field(
         40,
@@ -110,8 +118,6 @@ class Settings(BaseSettings):
     dense_weight: float = Field(1.0, ge=0, description="Weight of the dense retriever in fusion.")
     bm25_weight: float = Field(1.5, ge=0, description="Weight of the BM25 retriever in fusion.")
     rrf_k: float = Field(60.0, gt=0, description="Reciprocal-rank-fusion constant k.")
-
-    # --- retrieval tuning: dates, diversity (issue 6; `assistant eval` is the judge) ---
     date_window_boost: float = Field(
         1.0,
         ge=0,
@@ -149,19 +155,10 @@ class Settings(BaseSettings):
         description="List each document's best chunk before a second chunk of any document.",
     )
 
-    # --- answering ---
-    llm: Literal["none", "openai", "ollama"] = Field(
-        "none",
-        description="Answering backend: 'none' = extractive, offline; 'openai' = any "
-        "OpenAI-compatible server (llm_base_url); 'ollama' = an Ollama server (ollama_url).",
-    )
-    llm_base_url: str | None = Field(
-        None, description="Base URL of an OpenAI-compatible server (llm='openai')."
-    )
-    llm_model: str = Field("gpt-4o-mini", description="Model name for the LLM backend.")
-    llm_api_key: SecretStr | None = Field(
-        None, description="LLM API key (env only: ASSISTANT_LLM_API_KEY or OPENAI_API_KEY)."
-    )
+
+class AnswerSettings(_Group):
+    """How the extractive answer is chosen, and what questions are accepted."""
+
     max_answer_sentences: int = Field(
         7, ge=1, le=20, description="Most sentences in an extractive answer."
     )
@@ -184,42 +181,60 @@ class Settings(BaseSettings):
         le=1,
         description="Share of the question's key terms the evidence must cover to answer.",
     )
+    max_question_chars: int = Field(
+        2000, ge=10, description="Longest question accepted (every front end)."
+    )
 
-    # --- LLM answering (llm = 'openai' | 'ollama'; see assistant/answer/llm.py) ---
+
+class LLMSettings(_Group):
+    """An optional LLM that writes the answer (verified claim by claim before it is shown)."""
+
+    backend: Literal["none", "openai", "ollama"] = Field(
+        "none",
+        description="Answering backend: 'none' = extractive, offline; 'openai' = any "
+        "OpenAI-compatible server (llm_base_url); 'ollama' = an Ollama server (ollama_url).",
+    )
+    base_url: str | None = Field(
+        None, description="Base URL of an OpenAI-compatible server (llm='openai')."
+    )
+    model: str = Field("gpt-4o-mini", description="Model name for the LLM backend.")
+    api_key: SecretStr | None = Field(
+        None, description="LLM API key (env only: ASSISTANT_LLM_API_KEY or OPENAI_API_KEY)."
+    )
     ollama_url: str = Field(
         "http://127.0.0.1:11434", description="Base URL of the Ollama server (llm='ollama')."
     )
-    llm_chat: bool = Field(
+    chat: bool = Field(
         True,
         description="llm='openai': use /v1/chat/completions; false = /v1/completions with one "
         "plain prompt (servers without a chat template).",
     )
-    llm_timeout: float = Field(
+    timeout: float = Field(
         60.0, gt=0, le=3600, description="Seconds to wait for the LLM server before giving up."
     )
-    llm_retries: int = Field(
+    retries: int = Field(
         1,
         ge=0,
         le=10,
         description="Retries of a failed LLM request (connection error, timeout, HTTP 429/5xx).",
     )
-    llm_fallback: Literal["extractive", "error"] = Field(
+    fallback: Literal["extractive", "error"] = Field(
         "extractive",
         description="When the LLM is down or too slow: 'extractive' = answer with quoted "
         "passages and a notice; 'error' = fail with a clear error.",
     )
-    llm_context_tokens: int = Field(
+    context_tokens: int = Field(
         8192,
         ge=1024,
         le=2_000_000,
         description="The model's context window in tokens; as many ranked passages as fit are "
         "sent (counted with tiktoken: leave headroom for models whose tokenizer is less dense).",
     )
-    llm_max_tokens: int = Field(
+    max_tokens: int = Field(
         512, ge=32, le=32768, description="Most tokens the model may write in one answer."
     )
-    llm_temperature: float = Field(0.0, ge=0, le=2, description="LLM sampling temperature.")
-    llm_unsupported: Literal["drop", "mark"] = Field(
+    temperature: float = Field(0.0, ge=0, le=2, description="LLM sampling temperature.")
+    unsupported: Literal["drop", "mark"] = Field(
         "drop",
         description="An answer sentence its citations do not support is dropped, or kept and "
         "marked [unverified].",
@@ -234,10 +249,18 @@ class Settings(BaseSettings):
     prompts_dir: Path | None = Field(
         None,
         description="Folder of the prompt templates (system, answer, condense, refusal .txt); "
-        "unset = the prompts/ folder shipped with the assistant.",
+        "unset = the prompts shipped with the assistant.",
     )
 
-    # --- server ---
+    def key(self) -> str | None:
+        if self.api_key is not None:
+            return self.api_key.get_secret_value()
+        return os.environ.get("OPENAI_API_KEY")
+
+
+class ServerSettings(_Group):
+    """`assistant serve`: address, credentials and load limits."""
+
     host: str = Field("127.0.0.1", description="Address `assistant serve` binds to.")
     port: int = Field(7860, ge=1, le=65535, description="Port `assistant serve` listens on.")
     api_token: SecretStr | None = Field(
@@ -247,62 +270,6 @@ class Settings(BaseSettings):
         None, description="Web UI password when set (env only), with ui_username."
     )
     ui_username: str = Field("newsroom", description="Web UI username when ui_password is set.")
-    max_question_chars: int = Field(
-        2000, ge=10, description="Longest question accepted by the API and the UI."
-    )
-
-    # --- slack (assistant/fronts/slack.py) ---
-    # The three secrets keep Slack's own variable names, as in Slack's docs and every Bolt app.
-    slack_bot_token: SecretStr | None = Field(
-        None,
-        validation_alias=AliasChoices("SLACK_BOT_TOKEN"),
-        description="Bot token xoxb-... (env only: SLACK_BOT_TOKEN).",
-    )
-    slack_app_token: SecretStr | None = Field(
-        None,
-        validation_alias=AliasChoices("SLACK_APP_TOKEN"),
-        description="App-level token xapp-... with connections:write, for Socket Mode "
-        "(env only: SLACK_APP_TOKEN).",
-    )
-    slack_signing_secret: SecretStr | None = Field(
-        None,
-        validation_alias=AliasChoices("SLACK_SIGNING_SECRET"),
-        description="Signing secret that verifies Events API requests over HTTP "
-        "(env only: SLACK_SIGNING_SECRET).",
-    )
-    slack_api_url: str = Field(
-        "https://slack.com/api/",
-        description="Base URL of the Slack Web API (an enterprise proxy, or a fake in tests).",
-    )
-    slack_port: int = Field(
-        3000, ge=1, le=65535, description="Port `assistant slack --http` listens on."
-    )
-
-    @field_validator("slack_api_url")
-    @classmethod
-    def _slack_api_url(cls, v: str) -> str:
-        if not v.startswith(("https://", "http://")):
-            raise ValueError("slack_api_url must be an http(s) URL, e.g. https://slack.com/api/")
-        # The SDK joins method names onto it with urljoin: without the slash, ".../api" + method
-        # would silently drop the "api" segment.
-        return v if v.endswith("/") else v + "/"
-
-    # --- reliability: shared-index writer lease, request limits, logging ---
-    ingest_lease_seconds: float = Field(
-        60.0,
-        ge=1,
-        le=3600,
-        description="With chroma_url: how long an ingestion's writer lease on the server lasts "
-        "without renewal (it is renewed every third of this); a killed ingestion blocks others "
-        "at most this long (a dead process on the same machine not at all).",
-    )
-    ingest_batch_chunks: int = Field(
-        256,
-        ge=1,
-        le=100_000,
-        description="Chunks embedded and written per ingestion batch (whole documents); a "
-        "killed ingestion loses at most the batch in progress.",
-    )
     max_concurrent_requests: int = Field(
         8,
         ge=1,
@@ -322,19 +289,197 @@ class Settings(BaseSettings):
         le=600,
         description="Longest a request waits for a slot before the server answers 503.",
     )
+
+
+class SlackSettings(_Group):
+    """The Slack bot (assistant/fronts/slack.py)."""
+
+    # The three secrets keep Slack's own variable names, as in Slack's docs and every Bolt app.
+    bot_token: SecretStr | None = Field(
+        None, description="Bot token xoxb-... (env only: SLACK_BOT_TOKEN)."
+    )
+    app_token: SecretStr | None = Field(
+        None,
+        description="App-level token xapp-... with connections:write, for Socket Mode "
+        "(env only: SLACK_APP_TOKEN).",
+    )
+    signing_secret: SecretStr | None = Field(
+        None,
+        description="Signing secret that verifies Events API requests over HTTP "
+        "(env only: SLACK_SIGNING_SECRET).",
+    )
+    api_url: str = Field(
+        "https://slack.com/api/",
+        description="Base URL of the Slack Web API (an enterprise proxy, or a fake in tests).",
+    )
+    port: int = Field(3000, ge=1, le=65535, description="Port `assistant slack --http` listens on.")
+
+    @field_validator("api_url")
+    @classmethod
+    def _api_url(cls, v: str) -> str:
+        if not v.startswith(("https://", "http://")):
+            raise ValueError("slack_api_url must be an http(s) URL, e.g. https://slack.com/api/")
+        # The SDK joins method names onto it with urljoin: without the slash, ".../api" + method
+        # would silently drop the "api" segment.
+        return v if v.endswith("/") else v + "/"
+
+
+GROUPS: dict[str, type[_Group]] = {
+    "index": IndexSettings,
+    "retrieval": RetrievalSettings,
+    "answer": AnswerSettings,
+    "llm": LLMSettings,
+    "server": ServerSettings,
+    "slack": SlackSettings,
+}
+# The flat (pre-grouping) name of every nested field that is not simply its own name.
+_RENAMED = {
+    ("llm", "backend"): "llm",
+    **{
+        ("llm", f): f"llm_{f}"
+        for f in (
+            "base_url",
+            "model",
+            "api_key",
+            "chat",
+            "timeout",
+            "retries",
+            "fallback",
+            "context_tokens",
+            "max_tokens",
+            "temperature",
+            "unsupported",
+        )
+    },
+    **{("slack", f): f"slack_{f}" for f in SlackSettings.model_fields},
+}
+# flat name -> (group, field)
+FLAT: dict[str, tuple[str, str]] = {
+    _RENAMED.get((g, f), f): (g, f) for g, model in GROUPS.items() for f in model.model_fields
+}
+# Variables read without the ASSISTANT_ prefix, as other tools name them.
+_PLAIN_ENV = {
+    "SLACK_BOT_TOKEN": "slack_bot_token",
+    "SLACK_APP_TOKEN": "slack_app_token",
+    "SLACK_SIGNING_SECRET": "slack_signing_secret",
+}
+SECRET_FIELDS = frozenset(
+    {"api_token", "llm_api_key", "ui_password", "slack_bot_token", "slack_app_token",
+     "slack_signing_secret"}
+)  # fmt: skip
+
+
+def flat_name(group: str, field: str) -> str:
+    return _RENAMED.get((group, field), field)
+
+
+def env_name(flat: str) -> str:
+    """The environment variable a setting is read from."""
+    plain = {v: k for k, v in _PLAIN_ENV.items()}
+    return plain.get(flat, ENV_PREFIX + flat.upper())
+
+
+def nest(data: dict[str, Any]) -> dict[str, Any]:
+    """Flat names moved into their groups (``{"chunk_size": 300}`` ->
+    ``{"index": {"chunk_size": 300}}``); nested input passes through; unknown keys are kept
+    for validation to report."""
+    out: dict[str, Any] = {}
+    for key, value in data.items():
+        if key in GROUPS and isinstance(value, dict):
+            out.setdefault(key, {}).update(value)
+        elif key in FLAT:
+            group, field = FLAT[key]
+            out.setdefault(group, {})[field] = value
+        else:
+            out[key] = value
+    return out
+
+
+def _toml_path() -> Path:
+    return Path(os.environ.get("ASSISTANT_CONFIG", "assistant.toml"))
+
+
+class _Toml(TomlConfigSettingsSource):
+    """The TOML file, flat or grouped, refusing secrets: files get committed and shared, and a
+    key left in one would otherwise be used silently."""
+
+    def __call__(self) -> dict[str, Any]:
+        data = nest(super().__call__())
+        found = sorted(
+            flat_name(g, f)
+            for g, fields in data.items()
+            if isinstance(fields, dict)
+            for f in fields
+            if flat_name(g, f) in SECRET_FIELDS
+        )
+        if found:
+            env = ", ".join(env_name(k) for k in found)
+            raise ValueError(
+                f"{self.toml_file_path} sets {', '.join(found)}: secrets are read from the "
+                f"environment only ({env})"
+            )
+        return data
+
+
+class _Env(PydanticBaseSettingsSource):
+    """``ASSISTANT_<FLAT_NAME>``, ``ASSISTANT_<GROUP>__<FIELD>`` and Slack's own variable names,
+    nested into groups. (pydantic-settings' own reader would take ``ASSISTANT_LLM``, the flat
+    name of the LLM backend, for the whole ``llm`` group.)"""
+
+    def get_field_value(self, field: Any, field_name: str) -> tuple[Any, str, bool]:
+        return None, field_name, False  # unused: __call__ reads the environment directly
+
+    def __call__(self) -> dict[str, Any]:
+        env = {k.upper(): v for k, v in os.environ.items()}
+        found: dict[str, Any] = {}
+        for flat in FLAT:
+            value = env.get(ENV_PREFIX + flat.upper())
+            if value is not None:
+                found[flat] = value
+        for var, flat in _PLAIN_ENV.items():
+            if var in env and flat not in found:
+                found[flat] = env[var]
+        if ENV_PREFIX + "LOG_LEVEL" in env:
+            found["log_level"] = env[ENV_PREFIX + "LOG_LEVEL"]
+        out = nest(found)
+        for group, model in GROUPS.items():
+            for field in model.model_fields:
+                value = env.get(f"{ENV_PREFIX}{group.upper()}__{field.upper()}")
+                if value is not None:
+                    out.setdefault(group, {}).setdefault(field, value)
+        return out
+
+
+class _NestedInit(PydanticBaseSettingsSource):
+    def __init__(self, settings_cls: type[BaseSettings], init: PydanticBaseSettingsSource) -> None:
+        super().__init__(settings_cls)
+        self._init = init
+
+    def get_field_value(self, field: Any, field_name: str) -> tuple[Any, str, bool]:
+        return None, field_name, False
+
+    def __call__(self) -> dict[str, Any]:
+        return nest(self._init())
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_prefix=ENV_PREFIX, extra="forbid", validate_assignment=True
+    )
+
+    index: IndexSettings = Field(default_factory=IndexSettings, description="The index.")
+    retrieval: RetrievalSettings = Field(
+        default_factory=RetrievalSettings, description="Retrieval and ranking."
+    )
+    answer: AnswerSettings = Field(default_factory=AnswerSettings, description="Answering.")
+    llm: LLMSettings = Field(default_factory=LLMSettings, description="The optional LLM.")
+    server: ServerSettings = Field(default_factory=ServerSettings, description="The server.")
+    slack: SlackSettings = Field(default_factory=SlackSettings, description="The Slack bot.")
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field(
         "WARNING",
         description="Log level of the command-line tools and the server (INFO shows "
         "ingestion progress). Known secret values are redacted from every log record.",
     )
-
-    @field_validator("chunk_overlap")
-    @classmethod
-    def _overlap_below_size(cls, v: int, info: Any) -> int:
-        size = info.data.get("chunk_size", 200)
-        if v >= size:
-            raise ValueError(f"chunk_overlap ({v}) must be smaller than chunk_size ({size})")
-        return v
 
     @classmethod
     def settings_customise_sources(
@@ -346,21 +491,46 @@ class Settings(BaseSettings):
         file_secret_settings: PydanticBaseSettingsSource,
     ) -> tuple[PydanticBaseSettingsSource, ...]:
         return (
-            init_settings,
-            env_settings,
-            _TomlWithoutSecrets(settings_cls, toml_file=_toml_path()),
+            _NestedInit(settings_cls, init_settings),
+            _Env(settings_cls),
+            _Toml(settings_cls, toml_file=_toml_path()),
         )
 
-    def llm_key(self) -> str | None:
-        if self.llm_api_key is not None:
-            return self.llm_api_key.get_secret_value()
-        return os.environ.get("OPENAI_API_KEY")
+    def replace(self, **overrides: Any) -> Settings:
+        """A validated copy with some settings changed, by flat or grouped name."""
+        data = self.model_dump()
+        for group, fields in nest(overrides).items():
+            if isinstance(fields, dict) and group in GROUPS:
+                data[group].update(fields)
+            else:
+                data[group] = fields
+        return Settings.model_validate(data)
+
+    @classmethod
+    def flat_fields(cls) -> dict[str, Any]:
+        """Every setting's FieldInfo (default, description) by its flat name."""
+        out: dict[str, Any] = {
+            flat_name(g, f): info
+            for g, model in GROUPS.items()
+            for f, info in model.model_fields.items()
+        }
+        out["log_level"] = cls.model_fields["log_level"]
+        return out
+
+    def flat(self) -> dict[str, Any]:
+        """Every setting by its flat name (secrets as SecretStr)."""
+        out: dict[str, Any] = {}
+        for group in GROUPS:
+            values = getattr(self, group)
+            for field in type(values).model_fields:
+                out[flat_name(group, field)] = getattr(values, field)
+        out["log_level"] = self.log_level
+        return out
 
     def public_dict(self) -> dict[str, Any]:
-        """Effective values with secrets masked, for `assistant settings` and /health."""
+        """Effective values by flat name with secrets masked, for `assistant settings`."""
         out: dict[str, Any] = {}
-        for name in type(self).model_fields:
-            value = getattr(self, name)
+        for name, value in self.flat().items():
             if name in SECRET_FIELDS:
                 value = "***" if value is not None else None
             elif isinstance(value, Path):
@@ -368,7 +538,20 @@ class Settings(BaseSettings):
             out[name] = value
         return out
 
+    def secrets(self) -> list[str]:
+        """The secret values set, for log redaction."""
+        values = self.flat()
+        return [
+            values[n].get_secret_value()
+            for n in SECRET_FIELDS
+            if isinstance(values.get(n), SecretStr) and values[n].get_secret_value()
+        ]
+
 
 def load_settings(**overrides: Any) -> Settings:
-    """Settings with CLI overrides; None values mean 'flag not given'."""
+    """Settings with CLI overrides by flat name; None values mean 'flag not given'."""
     return Settings(**{k: v for k, v in overrides.items() if v is not None})
+
+
+def is_loopback(host: str) -> bool:
+    return host in LOOPBACK_HOSTS

@@ -76,7 +76,7 @@ def run_assistant(corpus: Path, work: Path, overrides: dict[str, Any]) -> dict[s
         "seconds": first,
         "reingest_seconds": second,
         "chunks": report.chunks_added,
-        "tokens": _tokens(texts, a.settings.tokenizer),
+        "tokens": _tokens(texts, a.settings.index.tokenizer),
         "rss_mb": _rss_mb(),
     }
 
@@ -98,7 +98,7 @@ def run_bare(work: Path, overrides: dict[str, Any]) -> dict[str, Any]:
 
     s = _settings(work, **overrides)
     texts = json.loads((work / "texts.json").read_text(encoding="utf-8"))
-    emb = make_embedder(s.embedder, s.embed_batch_size, s.embed_threads)
+    emb = make_embedder(s.index.embedder, s.index.embed_batch_size, s.index.embed_threads)
     _warm(emb)
     t0 = time.perf_counter()
     emb.embed_texts(texts)  # type: ignore[attr-defined]
@@ -106,7 +106,7 @@ def run_bare(work: Path, overrides: dict[str, Any]) -> dict[str, Any]:
     return {
         "seconds": seconds,
         "chunks": len(texts),
-        "tokens": _tokens(texts, s.tokenizer),
+        "tokens": _tokens(texts, s.index.tokenizer),
         "rss_mb": _rss_mb(),
     }
 
@@ -122,7 +122,7 @@ def run_llama_index(corpus: Path, work: Path, overrides: dict[str, Any]) -> dict
     from assistant.index.embedding import make_embedder
 
     s = _settings(work, **overrides)
-    emb = make_embedder(s.embedder, s.embed_batch_size, s.embed_threads)
+    emb = make_embedder(s.index.embedder, s.index.embed_batch_size, s.index.embed_threads)
     _warm(emb)
     client = chromadb.PersistentClient(path=str(work / "plain"))
     collection = client.get_or_create_collection("plain", metadata={"hnsw:space": "cosine"})
@@ -143,9 +143,9 @@ def run_llama_index(corpus: Path, work: Path, overrides: dict[str, Any]) -> dict
             )
         )
     splitter = SentenceSplitter(
-        chunk_size=s.chunk_size,
-        chunk_overlap=s.chunk_overlap,
-        tokenizer=tiktoken.get_encoding(s.tokenizer).encode,
+        chunk_size=s.index.chunk_size,
+        chunk_overlap=s.index.chunk_overlap,
+        tokenizer=tiktoken.get_encoding(s.index.tokenizer).encode,
     )
     nodes = splitter.get_nodes_from_documents(docs)
     storage = StorageContext.from_defaults(
@@ -157,7 +157,7 @@ def run_llama_index(corpus: Path, work: Path, overrides: dict[str, Any]) -> dict
     return {
         "seconds": seconds,
         "chunks": len(nodes),
-        "tokens": _tokens(texts, s.tokenizer),
+        "tokens": _tokens(texts, s.index.tokenizer),
         "rss_mb": _rss_mb(),
     }
 

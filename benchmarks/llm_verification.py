@@ -95,8 +95,8 @@ def main() -> None:
         with Running(FakeLLM()) as fake:
             fake.responder = scripted
             llm = Assistant(
-                base.settings.model_copy(
-                    update={"llm": "openai", "llm_base_url": f"{fake.url}/v1", "llm_retries": 0}
+                base.settings.replace(
+                    **{"llm": "openai", "llm_base_url": f"{fake.url}/v1", "llm_retries": 0}
                 )
             )
             for name in ("store", "embedder", "retriever"):

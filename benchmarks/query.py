@@ -70,15 +70,18 @@ def main() -> None:
 
     dataset = args.dataset or resolve_dataset("realtimeqa", [ROOT])
     settings = Settings()
-    settings.index_dir = eval_index_dir(settings, dataset)
+    settings.index.index_dir = eval_index_dir(settings, dataset)
     a = Assistant(settings)
     report = a.ingest([dataset / CORPUS_FILE])
     if report.docs_added:
-        print(f"built the index at {settings.index_dir} ({report.seconds:.0f} s)", file=sys.stderr)
+        print(
+            f"built the index at {settings.index.index_dir} ({report.seconds:.0f} s)",
+            file=sys.stderr,
+        )
     questions = load_questions(dataset / "dev.jsonl")
     plain = VectorStoreIndex.from_vector_store(
         ChromaVectorStore(chroma_collection=a.store.chunks), embed_model=a.embedder
-    ).as_retriever(similarity_top_k=settings.top_k)
+    ).as_retriever(similarity_top_k=settings.retrieval.top_k)
 
     def one_pass() -> dict[str, list[float]]:
         out: dict[str, list[float]] = {"ask": [], "retrieve": [], "llama-index": []}
@@ -106,7 +109,7 @@ def main() -> None:
         "ask",
         q0.question,
         "--index",
-        str(settings.index_dir),
+        str(settings.index.index_dir),
     ]
     for _ in range(args.cold_runs):
         t0 = time.perf_counter()

@@ -104,7 +104,7 @@ def test_bad_questions_are_rejected(sample_assistant: Assistant) -> None:
     with pytest.raises(ValueError, match="empty"):
         sample_assistant.ask("   ")
     with pytest.raises(ValueError, match="limit"):
-        sample_assistant.ask("x" * (sample_assistant.settings.max_question_chars + 1))
+        sample_assistant.ask("x" * (sample_assistant.settings.answer.max_question_chars + 1))
     with pytest.raises(ValueError, match="session_id"):
         sample_assistant.ask(NATO_QUESTION, session="../../etc/passwd")
 
@@ -120,7 +120,7 @@ def test_sentence_re_embedding_finds_paraphrases_and_reuses_vectors(
         embedded.extend(texts)
         return sample_assistant._embed_texts(texts)
 
-    settings = sample_assistant.settings.model_copy(update={"rerank_sentences": 16})
+    settings = sample_assistant.settings.replace(rerank_sentences=16)
     answerer = ExtractiveAnswerer(settings, sample_assistant.idf, counting)
     hits = sample_assistant.retrieve(NATO_QUESTION)
     texts = sample_assistant.store.doc_texts([h.chunk.doc_id for h in hits])

@@ -2,25 +2,16 @@
 
 from __future__ import annotations
 
-from assistant.settings import Settings
+from assistant.settings import Settings, env_name
 from tests.conftest import ROOT
 
 
 def test_every_setting_is_in_the_readme() -> None:
     readme = (ROOT / "README.md").read_text(encoding="utf-8")
     undocumented = []
-    for name, field in Settings.model_fields.items():
-        names = {f"`{name}`", f"ASSISTANT_{name.upper()}"}
-        names |= {str(a) for a in _aliases(field)}
+    for name, field in Settings.flat_fields().items():
+        names = {f"`{name}`", env_name(name)}
         if not any(n in readme for n in names):
             undocumented.append(name)
         assert field.description, f"setting {name} has no description"
     assert undocumented == [], f"settings missing from README.md: {undocumented}"
-
-
-def _aliases(field: object) -> list[str]:
-    alias = getattr(field, "validation_alias", None)
-    choices = getattr(alias, "choices", None)
-    if choices:
-        return [str(c) for c in choices]
-    return [str(alias)] if alias else []

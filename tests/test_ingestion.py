@@ -112,7 +112,7 @@ def test_interrupted_ingestion_is_repaired_by_the_next_run(
     fresh = Assistant(make_settings(tmp_path))
     fresh.ingest()
     reference = Assistant(make_settings(tmp_path / "ref"))
-    reference.settings.corpus_dir = corpus_dir
+    reference.settings.index.corpus_dir = corpus_dir
     reference.ingest()
     assert _chunk_ids(fresh) == _chunk_ids(reference)
     assert fresh.store.doc_count() == 3
@@ -143,7 +143,7 @@ def test_chunks_respect_token_budget_and_offsets(sample_assistant: Assistant) ->
     chunks = sample_assistant.store.all_chunks()
     texts = sample_assistant.store.doc_texts([c.doc_id for c, _ in chunks])
     for chunk, meta in chunks:
-        assert len(enc.encode(chunk.text)) <= sample_assistant.settings.chunk_size
+        assert len(enc.encode(chunk.text)) <= sample_assistant.settings.index.chunk_size
         assert texts[chunk.doc_id][chunk.start : chunk.end] == chunk.text
         assert meta["title"] and meta["source"]
         assert "HealthyLine" not in chunk.text and "Leave a Reply" not in chunk.text

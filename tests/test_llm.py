@@ -102,7 +102,7 @@ def llm_settings(fake: FakeLLM, **kw: Any) -> dict[str, Any]:
 
 def variant(base: Assistant, **overrides: Any) -> Assistant:
     """Another Assistant over the same index (store, embedder and retriever shared)."""
-    a = Assistant(base.settings.model_copy(update=overrides))
+    a = Assistant(base.settings.replace(**overrides))
     for name in ("store", "embedder", "retriever"):
         a.__dict__[name] = getattr(base, name)
     return a
@@ -442,7 +442,7 @@ def test_ollama_backend(sample_assistant: Assistant, fake: FakeLLM, stream: bool
     assert final.verification == {"verified": 2, "marked": 0, "dropped": 0, "markers_removed": 0}
     (seen,) = fake.requests
     assert seen.path == "/api/chat" and seen.body["model"] == "llama3.1"
-    assert seen.body["options"]["num_ctx"] == a.settings.llm_context_tokens
+    assert seen.body["options"]["num_ctx"] == a.settings.llm.context_tokens
     assert bool(seen.body.get("stream")) is stream
 
 
@@ -473,9 +473,9 @@ def _readme_section() -> str:
 def test_every_llm_setting_is_documented() -> None:
     section = _readme_section()
     for name in LLM_FIELDS:
-        assert name in Settings.model_fields, name
+        assert name in Settings.flat_fields(), name
         assert f"`{name}`" in section, f"{name} is not in the README's LLM section"
-        assert Settings.model_fields[name].description, name
+        assert Settings.flat_fields()[name].description, name
 
 
 def test_readme_config_examples_are_valid_settings() -> None:
@@ -484,7 +484,7 @@ def test_readme_config_examples_are_valid_settings() -> None:
     for text in examples:
         values = tomllib.loads(text)
         s = Settings(**values)
-        backends.add(s.llm)
+        backends.add(s.llm.backend)
     assert backends == {"ollama", "openai"}
 
 
@@ -516,7 +516,7 @@ def test_the_key_comes_from_the_environment_and_is_never_shown(
     monkeypatch.delenv("OPENAI_API_KEY", raising=False)
     for k, v in env.items():
         monkeypatch.setenv(k, v)
-    fields = {"index_dir": sample_assistant.settings.index_dir, **llm_settings(fake)}
+    fields = {"index_dir": sample_assistant.settings.index.index_dir, **llm_settings(fake)}
     a = Assistant(Settings(**fields))
     for name in ("store", "embedder", "retriever"):
         a.__dict__[name] = getattr(sample_assistant, name)

@@ -97,11 +97,11 @@ def test_questions_naming_no_time_prefer_recent_coverage(tiny: Assistant) -> Non
     timeless = "How much will the Ostrava valley drought relief grants for farmers be?"
     first = tiny.retrieve(timeless, as_of="2022-06-16")[0].chunk.published
     assert first == "2022-06-13"
-    tiny.settings.recency_boost = 0.0
+    tiny.settings.retrieval.recency_boost = 0.0
     try:  # without the preference, the words decide
         first = tiny.retrieve(timeless, as_of="2022-06-16")[0].chunk.published
     finally:
-        tiny.settings.recency_boost = 0.5
+        tiny.settings.retrieval.recency_boost = 0.5
     assert first == "2021-06-10"
     # a past year named in the question points there instead
     old = tiny.retrieve(timeless + " in 2021", as_of="2022-06-16")[0].chunk.published
@@ -142,7 +142,7 @@ def test_syndicated_copies_are_retrieved_once(tmp_path: Path) -> None:
     question = "How many steel cables were replaced on the Kestrel Harbor bridge?"
     texts = [h.chunk.text for h in a.retrieve(question, top_k=6)]
     assert len(texts) == 5 and sum("140 steel cables" in t for t in texts) == 1
-    a.settings.dedupe_threshold = 1.0  # off: both copies come back
+    a.settings.retrieval.dedupe_threshold = 1.0  # off: both copies come back
     texts = [h.chunk.text for h in a.retrieve(question, top_k=6)]
     assert sum("140 steel cables" in t for t in texts) == 2
 
@@ -155,7 +155,7 @@ def test_answer_names_the_newest_of_several_dated_sources(sample_assistant: Assi
 
 
 def test_cli_as_of_and_batch_lines_carry_it(tiny: Assistant, tmp_path: Path) -> None:
-    index = str(tiny.settings.index_dir)
+    index = str(tiny.settings.index.index_dir)
     r = runner.invoke(app, ["ask", QUESTION, "--json", "--index", index, "--as-of", "2021-06-12"])
     assert r.exit_code == 0, r.output
     assert json.loads(r.stdout)["retrieved"][0]["published"] == "2021-06-10"

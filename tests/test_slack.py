@@ -97,7 +97,7 @@ def slack_env(fake: FakeSlack) -> Iterator[None]:
 @pytest.fixture(scope="module")
 def bot(sample_assistant: Assistant, fake: FakeSlack, slack_env: None) -> Iterator[Bot]:
     # The server itself, as `assistant serve` builds it: tokens come from the env.
-    a = Assistant(Settings(index_dir=sample_assistant.settings.index_dir))
+    a = Assistant(Settings(index_dir=sample_assistant.settings.index.index_dir))
     api = create_app(a, ui=False)
     slack = api.state.slack
     sock = socket.socket()
@@ -346,7 +346,7 @@ def test_socket_mode_acks_and_answers_in_thread(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
     caplog.set_level(logging.DEBUG)
-    settings = Settings(index_dir=sample_assistant.settings.index_dir)
+    settings = Settings(index_dir=sample_assistant.settings.index.index_dir)
     with fake.socket_mode() as slack_side:
         handler, executor = start_socket_mode(sample_assistant, settings)
         try:
@@ -376,7 +376,7 @@ def test_assistant_slack_http_command_serves_signed_events(
     sample_assistant: Assistant, fake: FakeSlack, tmp_path: Path
 ) -> None:
     index = tmp_path / "index"
-    shutil.copytree(sample_assistant.settings.index_dir, index)
+    shutil.copytree(sample_assistant.settings.index.index_dir, index)
     port = free_port()
     env = {
         **os.environ,

@@ -22,7 +22,7 @@ from assistant.fronts.slack_messages import (
     split_text,
     thread_history,
 )
-from assistant.settings import Settings
+from assistant.settings import SECRET_FIELDS, Settings, env_name
 from assistant.types import Answer, Citation
 
 BOT = "UBOT0001"
@@ -191,7 +191,7 @@ def test_slack_settings(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("SLACK_BOT_TOKEN", "xoxb-secret-value")
     monkeypatch.setenv("ASSISTANT_SLACK_API_URL", "http://127.0.0.1:9/proxy/api")
     s = Settings()
-    assert s.slack_api_url == "http://127.0.0.1:9/proxy/api/"  # joined by urljoin: needs "/"
+    assert s.slack.api_url == "http://127.0.0.1:9/proxy/api/"  # joined by urljoin: needs "/"
     assert s.public_dict()["slack_bot_token"] == "***"
     assert "xoxb-secret-value" not in repr(s)
     monkeypatch.setenv("ASSISTANT_SLACK_API_URL", "slack.com/api")
@@ -215,9 +215,8 @@ def test_manifest_and_readme_cover_what_the_bot_uses() -> None:
     assert manifest["features"]["app_home"]["messages_tab_enabled"] is True
 
     readme = (root / "README.md").read_text(encoding="utf-8")
-    slack_fields = [f for f in Settings.model_fields if f.startswith("slack_")]
+    slack_fields = [f for f in Settings.flat_fields() if f.startswith("slack_")]
     for name in slack_fields:
-        alias = Settings.model_fields[name].validation_alias
-        documented = getattr(alias, "choices", [name])[0] if alias else name
+        documented = env_name(name) if name in SECRET_FIELDS else name
         assert f"`{documented}`" in readme, f"README does not document {documented}"
     assert "slack-manifest.yml" in readme

@@ -166,21 +166,21 @@ class ExtractiveAnswerer:
             p.score = (
                 p.coverage
                 + NEIGHBOUR_WEIGHT * neighbours[id(p)]
-                + self.settings.answer_rank_weight * prior
+                + self.settings.answer.answer_rank_weight * prior
                 + 0.1 * dense
             )
         self._semantic_rescore(question, passages)
         chosen = self._select(passages)
         union = set().union(*(p.terms for p in chosen)) if chosen else set()
         union_cov = sum(w for t, w in weights.items() if t in union) / total
-        if not chosen or union_cov < self.settings.min_support:
+        if not chosen or union_cov < self.settings.answer.min_support:
             return Draft(False, f"{NO_ANSWER} The closest passages do not address it.", [])
         return compose(chosen)
 
     def _semantic_rescore(self, question: str, passages: list[Passage]) -> None:
         """Add the embedding similarity of question and sentence for the best candidates: it
         finds sentences that say the same thing in other words ("stand with Ukraine")."""
-        n = self.settings.rerank_sentences
+        n = self.settings.answer.rerank_sentences
         if self.embed is None or n == 0:
             return
         top = sorted(
@@ -206,7 +206,7 @@ class ExtractiveAnswerer:
         chosen: list[Passage] = []
         per_doc: dict[str, int] = {}
         for p in pool:
-            if len(chosen) >= self.settings.max_answer_sentences or p.score < floor:
+            if len(chosen) >= self.settings.answer.max_answer_sentences or p.score < floor:
                 break
             if per_doc.get(p.doc_id, 0) >= PER_DOC:
                 continue

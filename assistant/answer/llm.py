@@ -53,7 +53,7 @@ class LLMUnavailable(LLMError):
 
 def check_backend(settings: Settings) -> None:
     """Fail at start, with the install command, when the chosen backend is missing."""
-    module = BACKEND_MODULES.get(settings.llm)
+    module = BACKEND_MODULES.get(settings.llm.backend)
     if module is None:
         return
     try:
@@ -61,51 +61,53 @@ def check_backend(settings: Settings) -> None:
     except ModuleNotFoundError:
         found = False
     if not found:
-        raise LLMNotInstalled(f"llm={settings.llm!r} needs the LLM backends: {INSTALL_HINT}")
-    if settings.llm_context_tokens - settings.llm_max_tokens < 2 * MIN_EVIDENCE_TOKENS:
+        raise LLMNotInstalled(
+            f"llm={settings.llm.backend!r} needs the LLM backends: {INSTALL_HINT}"
+        )
+    if settings.llm.context_tokens - settings.llm.max_tokens < 2 * MIN_EVIDENCE_TOKENS:
         raise ValueError(
-            f"llm_context_tokens ({settings.llm_context_tokens}) leaves no room for evidence "
-            f"after llm_max_tokens ({settings.llm_max_tokens}): raise the first or lower the "
+            f"llm_context_tokens ({settings.llm.context_tokens}) leaves no room for evidence "
+            f"after llm_max_tokens ({settings.llm.max_tokens}): raise the first or lower the "
             "second"
         )
 
 
 def make_llm(settings: Settings) -> Any:
-    """The llama-index LLM for ``settings.llm``. Retries are ours (see ``generate``): the
+    """The llama-index LLM for ``settings.llm.backend``. Retries are ours (see ``generate``): the
     client's own would multiply with llama-index's and ignore what was already streamed."""
     try:
-        if settings.llm == "openai":
+        if settings.llm.backend == "openai":
             from llama_index.llms.openai_like import OpenAILike
 
             return OpenAILike(
-                model=settings.llm_model,
-                api_base=settings.llm_base_url or OPENAI_DEFAULT_URL,
+                model=settings.llm.model,
+                api_base=settings.llm.base_url or OPENAI_DEFAULT_URL,
                 # servers such as llama.cpp take no key, but the client insists on one
-                api_key=settings.llm_key() or "no-key",
-                is_chat_model=settings.llm_chat,
-                context_window=settings.llm_context_tokens,
-                max_tokens=settings.llm_max_tokens,
-                temperature=settings.llm_temperature,
-                timeout=settings.llm_timeout,
+                api_key=settings.llm.key() or "no-key",
+                is_chat_model=settings.llm.chat,
+                context_window=settings.llm.context_tokens,
+                max_tokens=settings.llm.max_tokens,
+                temperature=settings.llm.temperature,
+                timeout=settings.llm.timeout,
                 max_retries=0,
             )
-        if settings.llm == "ollama":
+        if settings.llm.backend == "ollama":
             from llama_index.llms.ollama import Ollama
 
             return Ollama(
-                model=settings.llm_model,
-                base_url=settings.ollama_url,
-                request_timeout=settings.llm_timeout,
+                model=settings.llm.model,
+                base_url=settings.llm.ollama_url,
+                request_timeout=settings.llm.timeout,
                 # explicit, or Ollama truncates the prompt to its small default window
-                context_window=settings.llm_context_tokens,
-                temperature=settings.llm_temperature,
-                additional_kwargs={"num_predict": settings.llm_max_tokens},
+                context_window=settings.llm.context_tokens,
+                temperature=settings.llm.temperature,
+                additional_kwargs={"num_predict": settings.llm.max_tokens},
             )
     except ImportError as exc:
         raise LLMNotInstalled(
-            f"llm={settings.llm!r} needs the LLM backends: {INSTALL_HINT} ({exc})"
+            f"llm={settings.llm.backend!r} needs the LLM backends: {INSTALL_HINT} ({exc})"
         ) from exc
-    raise ValueError(f"unknown llm backend {settings.llm!r}; choose none, openai or ollama")
+    raise ValueError(f"unknown llm backend {settings.llm.backend!r}; choose none, openai or ollama")
 
 
 def _transport_errors() -> tuple[type[BaseException], ...]:
@@ -269,11 +271,11 @@ class LLMAnswerer:
         self.verifier = Verifier(settings, embed, idf)
         self._lock = threading.Lock()
         self._llm: Any = None
-        if settings.llm == "ollama":
-            self.where = f"Ollama at {settings.ollama_url} (model {settings.llm_model})"
+        if settings.llm.backend == "ollama":
+            self.where = f"Ollama at {settings.llm.ollama_url} (model {settings.llm.model})"
         else:
-            url = settings.llm_base_url or OPENAI_DEFAULT_URL
-            self.where = f"LLM server at {url} (model {settings.llm_model})"
+            url = settings.llm.base_url or OPENAI_DEFAULT_URL
+            self.where = f"LLM server at {url} (model {settings.llm.model})"
 
     @property
     def llm(self) -> Any:
@@ -288,7 +290,7 @@ class LLMAnswerer:
     def _encoding(self) -> Any:
         import tiktoken
 
-        return tiktoken.get_encoding(self.settings.tokenizer)
+        return tiktoken.get_encoding(self.settings.index.tokenizer)
 
     def count_tokens(self, text: str) -> int:
         return len(self._encoding.encode(text, disallowed_special=()))
@@ -310,8 +312,8 @@ class LLMAnswerer:
     def evidence_budget(self, question: str) -> int:
         fixed = self.count_tokens(self._system()) + self.count_tokens(self._user(question, ""))
         return (
-            self.settings.llm_context_tokens
-            - self.settings.llm_max_tokens
+            self.settings.llm.context_tokens
+            - self.settings.llm.max_tokens
             - fixed
             - 3 * MESSAGE_OVERHEAD
         )
@@ -323,7 +325,7 @@ class LLMAnswerer:
             history=render_history(history), question=neutralise(question)
         )
         reply = "".join(self.generate(None, prompt, stream=False))
-        return parse_standalone(reply, question, self.settings.max_question_chars)
+        return parse_standalone(reply, question, self.settings.answer.max_question_chars)
 
     def answer(
         self, question: str, hits: list[Hit], doc_texts: dict[str, str], stream: bool
@@ -350,11 +352,11 @@ class LLMAnswerer:
         from llama_index.core.llms import ChatMessage, MessageRole
 
         errors = _transport_errors()
-        retries = self.settings.llm_retries
+        retries = self.settings.llm.retries
         for attempt in range(retries + 1):
             produced = False
             try:
-                if self.settings.llm == "openai" and not self.settings.llm_chat:
+                if self.settings.llm.backend == "openai" and not self.settings.llm.chat:
                     prompt = f"{system}\n\n{user}\n\n" if system else f"{user}\n\n"
                     if stream:
                         for r in self.llm.stream_complete(prompt, formatted=True):
@@ -376,7 +378,7 @@ class LLMAnswerer:
                         yield self.llm.chat(messages).message.content or ""
                 return
             except errors as exc:
-                reason, retriable = describe_failure(exc, self.settings.llm_timeout)
+                reason, retriable = describe_failure(exc, self.settings.llm.timeout)
                 if produced or not retriable or attempt == retries:
                     raise LLMUnavailable(f"the {self.where} failed: {reason}") from exc
                 log.info("LLM request failed (%s); retrying", reason)

@@ -223,7 +223,7 @@ class Verifier:
         citations: list[Citation] = []
         for (claim, valid), found in zip(checks, supports, strict=True):
             counts["markers_removed"] += len(valid) - len(found)
-            if not found and self.settings.llm_unsupported == "drop":
+            if not found and self.settings.llm.unsupported == "drop":
                 counts["dropped"] += 1
                 seps.append(claim.sep)
                 continue
@@ -297,7 +297,7 @@ class Verifier:
             found = []
             for o in plan.options:
                 best = self._best(o, vectors, q) if o.alone else None
-                if best is not None and best.score >= self.settings.verify_threshold:
+                if best is not None and best.score >= self.settings.llm.verify_threshold:
                     found.append((o.n, best))
             if len(plan.options) > 1 and len(found) < len(plan.options):
                 combined = self._combined(plan, vocab, spans, vectors, q)
@@ -362,7 +362,7 @@ class Verifier:
         score = (whole + sem) / 2
         if whole < MIN_COMBINED_LEXICAL or sem < MIN_SEMANTIC:
             return []
-        if score < self.settings.verify_threshold:
+        if score < self.settings.llm.verify_threshold:
             return []
         return [(o.n, Support(score, a, b)) for o, a, b, _t in parts]
 

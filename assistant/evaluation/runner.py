@@ -162,10 +162,10 @@ def eval_index_dir(settings: Settings, dataset: Path) -> Path:
     from assistant.index.embedding import embedder_dim
     from assistant.index.store import manifest_for
 
-    shape = manifest_for(settings, embedder_dim(settings.embedder))
+    shape = manifest_for(settings, embedder_dim(settings.index.embedder))
     digest = hashlib.sha256(json.dumps(shape, sort_keys=True).encode()).hexdigest()[:8]
     name = re.sub(r"[^A-Za-z0-9._-]", "_", dataset.resolve().name)
-    return settings.index_dir / f"eval-{name}-{digest}"
+    return settings.index.index_dir / f"eval-{name}-{digest}"
 
 
 # --- scoring ----------------------------------------------------------------------------------

@@ -296,15 +296,15 @@ def serve(
             err=True,
             fg=typer.colors.YELLOW,
         )
-    if s.api_token is None and s.host not in ("127.0.0.1", "localhost", "::1"):
+    if s.server.api_token is None and s.server.host not in ("127.0.0.1", "localhost", "::1"):
         typer.secho(
-            f"warning: serving on {s.host} without ASSISTANT_API_TOKEN: the API is open.",
+            f"warning: serving on {s.server.host} without ASSISTANT_API_TOKEN: the API is open.",
             err=True,
             fg=typer.colors.YELLOW,
         )
-    base = f"http://{s.host}:{s.port}"
+    base = f"http://{s.server.host}:{s.server.port}"
     typer.echo(f"Web UI {base}/  JSON API {base}/api/ask  OpenAI API {base}/v1")
-    uvicorn.run(create_app(a), host=s.host, port=s.port, log_level="info")
+    uvicorn.run(create_app(a), host=s.server.host, port=s.server.port, log_level="info")
 
 
 @app.command("slack")
@@ -334,7 +334,9 @@ def slack_bot(
     configure_logging("DEBUG" if a.settings.log_level == "DEBUG" else "INFO", a.settings)
     with _errors():
         if http:
-            slack.run_http(a, a.settings, host or a.settings.host, port or a.settings.slack_port)
+            slack.run_http(
+                a, a.settings, host or a.settings.server.host, port or a.settings.slack.port
+            )
         else:
             slack.run_socket_mode(a, a.settings)
 
@@ -374,7 +376,7 @@ def evaluate(
     with _errors():
         settings = load_settings()
         folder = resolve_dataset(dataset, [Path(__file__).resolve().parent])
-        settings.index_dir = index or eval_index_dir(settings, folder)
+        settings.index.index_dir = index or eval_index_dir(settings, folder)
         report = run_eval(Assistant(settings), folder, split=split, limit=limit, progress=_progress)
     if as_json:
         typer.echo(json.dumps(report.to_dict(with_results=misses), ensure_ascii=False))

@@ -247,7 +247,7 @@ class BodyLimit:
 
 
 def bearer_auth(assistant: Assistant) -> Any:
-    token = assistant.settings.api_token
+    token = assistant.settings.server.api_token
     expected = token.get_secret_value().encode() if token is not None else None
 
     def check(request: Request) -> None:
@@ -296,14 +296,14 @@ def create_app(assistant: Assistant, ui: bool = True) -> FastAPI:
         openapi_url="/api/openapi.json",
         lifespan=_lifespan,
     )
-    upload_limit = int(settings.max_file_mb * 1024 * 1024 * MAX_FILES) + (1 << 20)
+    upload_limit = int(settings.index.max_file_mb * 1024 * 1024 * MAX_FILES) + (1 << 20)
     # Overload gives a quick 503 with a reason instead of a growing backlog (limits.py); the
     # body limit is added last so it is the outer one and refuses oversized bodies first.
     app.add_middleware(
         ConcurrencyLimit,
-        max_concurrent=settings.max_concurrent_requests,
-        max_queued=settings.max_queued_requests,
-        queue_timeout=settings.queue_timeout_seconds,
+        max_concurrent=settings.server.max_concurrent_requests,
+        max_queued=settings.server.max_queued_requests,
+        queue_timeout=settings.server.queue_timeout_seconds,
     )
     app.add_middleware(BodyLimit, upload_limit=upload_limit)
     app.state.assistant = assistant
@@ -319,7 +319,7 @@ def create_app(assistant: Assistant, ui: bool = True) -> FastAPI:
     @api.post("/api/ask")
     def ask(body: AskIn) -> dict[str, Any]:
         """One question -> the answer contract, plus the session_id to continue with."""
-        question = check_question(body.question, settings.max_question_chars)
+        question = check_question(body.question, settings.answer.max_question_chars)
         filters = to_filters(body.filters)
         try:
             session = assistant.sessions.get(body.session_id)
@@ -364,7 +364,7 @@ def create_app(assistant: Assistant, ui: bool = True) -> FastAPI:
     def chat_completions(body: ChatIn) -> dict[str, Any] | StreamingResponse:
         """OpenAI-style chat: the last user message is the question, earlier ones the context."""
         question, session = conversation(body.messages)
-        question = check_question(question, settings.max_question_chars)
+        question = check_question(question, settings.answer.max_question_chars)
         filters = to_filters(body.filters)
         try:
             pieces = assistant.stream(question, session=session, filters=filters, top_k=body.top_k)

@@ -61,7 +61,7 @@ class SlackConfigError(ValueError):
 
 
 def _secret(settings: Settings, name: str) -> str:
-    value = getattr(settings, name)
+    value = settings.flat()[name]
     return value.get_secret_value().strip() if value is not None else ""
 
 
@@ -100,7 +100,7 @@ def make_client(settings: Settings) -> WebClient:
 
     return WebClient(
         token=_secret(settings, "slack_bot_token") or None,
-        base_url=settings.slack_api_url,
+        base_url=settings.slack.api_url,
         timeout=30,
         retry_handlers=[
             ConnectionErrorRetryHandler(),

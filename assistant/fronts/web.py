@@ -196,7 +196,7 @@ class WebUI:
         textbox) as the answer streams in."""
         session = session if isinstance(session, ChatSession) else ChatSession(persist=False)
         question = (message or "").strip()
-        limit = self.assistant.settings.max_question_chars
+        limit = self.assistant.settings.answer.max_question_chars
         if not question:
             raise gr.Error("Type a question first.")
         if len(question) > limit:
@@ -302,7 +302,7 @@ def build(assistant: Assistant) -> gr.Blocks:
                     textbox = gr.Textbox(
                         placeholder="Ask a question, e.g. What support did NATO pledge to Ukraine?",
                         show_label=False,
-                        max_length=settings.max_question_chars,
+                        max_length=settings.answer.max_question_chars,
                         submit_btn="Ask",
                         scale=8,
                         elem_id="question",
@@ -322,7 +322,7 @@ def build(assistant: Assistant) -> gr.Blocks:
             refresh = gr.Button("Refresh", size="sm")
             files = gr.File(
                 label=f"Add documents ({', '.join(supported_types())}; up to "
-                f"{settings.max_file_mb:g} MB each, {MAX_FILES} at a time)",
+                f"{settings.index.max_file_mb:g} MB each, {MAX_FILES} at a time)",
                 file_count="multiple",
                 file_types=supported_types(),
                 type="filepath",
@@ -350,20 +350,24 @@ def build(assistant: Assistant) -> gr.Blocks:
 def mount(app: FastAPI, assistant: Assistant) -> FastAPI:
     """Mount the UI at / of ``app`` (after the API routes, which take precedence)."""
     s = assistant.settings
-    auth = (s.ui_username, s.ui_password.get_secret_value()) if s.ui_password else None
+    auth = (
+        (s.server.ui_username, s.server.ui_password.get_secret_value())
+        if s.server.ui_password
+        else None
+    )
     theme = gr.themes.Default(font=SYSTEM_FONTS, font_mono=MONO_FONTS)
     return gr.mount_gradio_app(
         app,
         build(assistant),
         path="/",
-        server_name=s.host,
-        server_port=s.port,
+        server_name=s.server.host,
+        server_port=s.server.port,
         auth=auth,
         theme=theme,
         css=CSS,
         head=HEAD,
         ssr_mode=False,
-        max_file_size=int(s.max_file_mb * 1024 * 1024),
+        max_file_size=int(s.index.max_file_mb * 1024 * 1024),
         footer_links=["api", "settings"],
         show_error=True,
     )

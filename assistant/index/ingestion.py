@@ -87,10 +87,10 @@ def doc_fingerprint(src: Source) -> str:
 def make_splitter(settings: Settings) -> SentenceSplitter:
     import tiktoken
 
-    enc = tiktoken.get_encoding(settings.tokenizer)
+    enc = tiktoken.get_encoding(settings.index.tokenizer)
     return SentenceSplitter(
-        chunk_size=settings.chunk_size,
-        chunk_overlap=settings.chunk_overlap,
+        chunk_size=settings.index.chunk_size,
+        chunk_overlap=settings.index.chunk_overlap,
         tokenizer=enc.encode,
     )
 
@@ -185,7 +185,7 @@ def ingest(
     t0 = time.perf_counter()
     report = IngestReport()
     with store.write_lock():
-        log.info("writing to %s (collection %s)", store.location, settings.collection)
+        log.info("writing to %s (collection %s)", store.location, settings.index.collection)
         if rebuild:
             store.drop()
         records = store.doc_records()
@@ -201,7 +201,7 @@ def ingest(
             if file.name.endswith(".meta.json"):
                 continue
             report.files_seen += 1
-            root = _resolve_root(file, root, settings.corpus_dir)
+            root = _resolve_root(file, root, settings.index.corpus_dir)
             rel = _rel(file, root)
             key = str(file.resolve())
             seen_files.add(key)
@@ -210,9 +210,13 @@ def ingest(
                 continue
             try:
                 size = file.stat().st_size
-                if size > settings.max_file_mb * 1024 * 1024:
+                if size > settings.index.max_file_mb * 1024 * 1024:
                     report.skipped.append(
-                        (rel, f"file too large ({size / 1e6:.1f} MB > {settings.max_file_mb} MB)")
+                        (
+                            rel,
+                            f"file too large ({size / 1e6:.1f} MB > "
+                            f"{settings.index.max_file_mb} MB)",
+                        )
                     )
                     continue
                 fp = file_fingerprint(file)
@@ -318,7 +322,7 @@ def _write_pending(
     batches: list[list[_Group]] = [[]]
     size = 0
     for group in groups:
-        if size >= settings.ingest_batch_chunks:
+        if size >= settings.index.ingest_batch_chunks:
             batches.append([])
             size = 0
         batches[-1].append(group)

@@ -42,11 +42,11 @@ class IndexBusy(RuntimeError):
 
 def manifest_for(settings: Settings, dim: int) -> dict[str, Any]:
     return {
-        "embedder": settings.embedder,
+        "embedder": settings.index.embedder,
         "dim": dim,
-        "chunk_size": settings.chunk_size,
-        "chunk_overlap": settings.chunk_overlap,
-        "tokenizer": settings.tokenizer,
+        "chunk_size": settings.index.chunk_size,
+        "chunk_overlap": settings.index.chunk_overlap,
+        "tokenizer": settings.index.tokenizer,
         "schema": SCHEMA_VERSION,
     }
 
@@ -66,23 +66,23 @@ class Store:
         self.settings = settings
         self.manifest = manifest_for(settings, dim)
         chroma_settings = ChromaSettings(anonymized_telemetry=False, allow_reset=False)
-        if settings.chroma_url:
+        if settings.index.chroma_url:
             from urllib.parse import urlparse
 
-            u = urlparse(settings.chroma_url)
+            u = urlparse(settings.index.chroma_url)
             self.client = chromadb.HttpClient(
                 host=u.hostname or "127.0.0.1",
                 port=u.port or (443 if u.scheme == "https" else 8000),
                 ssl=u.scheme == "https",
                 settings=chroma_settings,
             )
-            self.location = settings.chroma_url
+            self.location = settings.index.chroma_url
         else:
-            settings.index_dir.mkdir(parents=True, exist_ok=True)
+            settings.index.index_dir.mkdir(parents=True, exist_ok=True)
             self.client = chromadb.PersistentClient(
-                path=str(settings.index_dir), settings=chroma_settings
+                path=str(settings.index.index_dir), settings=chroma_settings
             )
-            self.location = str(settings.index_dir)
+            self.location = str(settings.index.index_dir)
         self._reopen_lock = threading.RLock()
         self._lease: Any = None
         self._dirty = False
@@ -95,12 +95,12 @@ class Store:
 
     def _open(self) -> None:
         self.chunks = self.client.get_or_create_collection(
-            self.settings.collection,
+            self.settings.index.collection,
             embedding_function=None,
             metadata={"hnsw:space": "cosine", **self.manifest},
         )
         self.docs = self.client.get_or_create_collection(
-            f"{self.settings.collection}-docs", embedding_function=None
+            f"{self.settings.index.collection}-docs", embedding_function=None
         )
 
     # --- manifest -------------------------------------------------------------------------
@@ -113,7 +113,8 @@ class Store:
         ]
         if diffs:
             raise IndexMismatch(
-                f"The index at {self.location} (collection {self.settings.collection!r}) was built "
+                f"The index at {self.location} (collection {self.settings.index.collection!r}) "
+                "was built "
                 "with other settings:\n  "
                 + "\n  ".join(diffs)
                 + "\nEither use the settings it was built with, or rebuild it: "
@@ -125,7 +126,7 @@ class Store:
         # Document records go first: a kill in between leaves chunks without records, which
         # the next ingestion treats as orphans, never records whose chunks are gone.
         with self._reopen_lock:
-            for name in (f"{self.settings.collection}-docs", self.settings.collection):
+            for name in (f"{self.settings.index.collection}-docs", self.settings.index.collection):
                 with contextlib.suppress(Exception):
                     self.client.delete_collection(name)
             self._open()
@@ -241,7 +242,7 @@ class Store:
 
         with self._reopen_lock:
             try:
-                fresh = self.client.get_collection(f"{self.settings.collection}-docs")
+                fresh = self.client.get_collection(f"{self.settings.index.collection}-docs")
                 if fresh.id != self.docs.id:
                     raise NotFoundError("collections were replaced")
             except NotFoundError:
@@ -292,12 +293,17 @@ class Store:
 
     @contextlib.contextmanager
     def _writer(self) -> Iterator[None]:
-        if self.settings.chroma_url:
+        if self.settings.index.chroma_url:
             from assistant.index.lease import LeaseBusy, ServerLease
 
-            where = f"collection {self.settings.collection!r} on {self.settings.chroma_url}"
+            where = (
+                f"collection {self.settings.index.collection!r} on {self.settings.index.chroma_url}"
+            )
             lease = ServerLease(
-                self.client, self.settings.collection, self.settings.ingest_lease_seconds, where
+                self.client,
+                self.settings.index.collection,
+                self.settings.index.ingest_lease_seconds,
+                where,
             )
             try:
                 lease.acquire()
@@ -310,14 +316,14 @@ class Store:
                 self._lease = None
                 lease.release()
             return
-        path = self.settings.index_dir / ".ingest.lock"
+        path = self.settings.index.index_dir / ".ingest.lock"
         fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
         try:
             try:
                 fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
             except BlockingIOError:
                 raise IndexBusy(
-                    f"Another ingestion is writing to {self.settings.index_dir}; "
+                    f"Another ingestion is writing to {self.settings.index.index_dir}; "
                     "wait for it to finish and run again."
                 ) from None
             os.ftruncate(fd, 0)

@@ -53,7 +53,7 @@ class UploadResult:
 
 
 def upload_dir(settings: Settings) -> Path:
-    return settings.corpus_dir / UPLOAD_SUBDIR
+    return settings.index.corpus_dir / UPLOAD_SUBDIR
 
 
 def supported_types() -> list[str]:
@@ -85,10 +85,11 @@ def check_upload(filename: str, size: int | None, settings: Settings) -> str:
             + ", ".join(supported_types()),
             415,
         )
-    limit = settings.max_file_mb * 1024 * 1024
+    limit = settings.index.max_file_mb * 1024 * 1024
     if size is not None and size > limit:
         raise UploadError(
-            f"{filename}: file too large ({size / 1e6:.1f} MB > {settings.max_file_mb:g} MB)", 413
+            f"{filename}: file too large ({size / 1e6:.1f} MB > {settings.index.max_file_mb:g} MB)",
+            413,
         )
     if size == 0:
         raise UploadError(f"{filename}: the file is empty", 422)
@@ -128,7 +129,7 @@ def save_and_ingest(
     if dupes:
         raise UploadError("two files would be saved as " + ", ".join(sorted(dupes)), 422)
     folder = upload_dir(settings)
-    limit = settings.max_file_mb * 1024 * 1024
+    limit = settings.index.max_file_mb * 1024 * 1024
     with _lock:
         folder.mkdir(parents=True, exist_ok=True)
         staged: list[tuple[Path, Path]] = []
@@ -174,7 +175,7 @@ def _restore(path: Path, backup: Path | None) -> None:
 
 def _results(assistant: Assistant, paths: list[Path], report: IngestReport) -> list[UploadResult]:
     records = assistant.store.doc_records()
-    corpus = assistant.settings.corpus_dir.resolve()
+    corpus = assistant.settings.index.corpus_dir.resolve()
     out = []
     for path in paths:
         key, fp = str(path.resolve()), file_fingerprint(path)

@@ -188,9 +188,11 @@ class Retriever:
 
     # --- BM25 -----------------------------------------------------------------------------
     def _bm25_dir(self, revision: str) -> Path | None:
-        if self.settings.chroma_url:
+        if self.settings.index.chroma_url:
             return None  # shared index: the cache would be per machine; rebuild in memory
-        return self.settings.index_dir / "bm25" / f"{self.settings.collection}-{revision}"
+        return (
+            self.settings.index.index_dir / "bm25" / f"{self.settings.index.collection}-{revision}"
+        )
 
     def bm25(self) -> Any:
         """The BM25 retriever for the current index revision (None when the index is empty)."""
@@ -206,7 +208,7 @@ class Retriever:
     def _load_or_build_bm25(self, revision: str) -> Any:
         from llama_index.retrievers.bm25 import BM25Retriever
 
-        k = self.settings.candidate_k
+        k = self.settings.retrieval.candidate_k
         cache = self._bm25_dir(revision)
         if cache is not None and (cache / "retriever.json").is_file():
             try:
@@ -256,9 +258,9 @@ class Retriever:
     ) -> list[Hit]:
         """The ``top_k`` best chunks for ``query``, read as if asked on ``as_of``."""
         s = self.settings
-        top_k = top_k or s.top_k
+        top_k = top_k or s.retrieval.top_k
         filters = filters or Filters()
-        k = s.candidate_k
+        k = s.retrieval.candidate_k
         bm25 = self.bm25()
         if bm25 is None:
             return []
@@ -268,8 +270,8 @@ class Retriever:
         lexical = _BM25Filtered(bm25, filters, k, self._bm25_query_lock)
         fusion = WeightedRRFRetriever(
             [dense, lexical],
-            weights=[s.dense_weight, s.bm25_weight],
-            k=s.rrf_k,
+            weights=[s.retrieval.dense_weight, s.retrieval.bm25_weight],
+            k=s.retrieval.rrf_k,
             top_k=2 * k,  # every candidate: dates and diversity reorder them before the cut
         )
         fused = fusion.retrieve(query)
@@ -283,7 +285,7 @@ class Retriever:
         ]
         self._date_prior(query, cands, as_of)
         cands.sort(key=lambda c: c.score, reverse=True)
-        if s.doc_diversity:
+        if s.retrieval.doc_diversity:
             cands = _diversify(cands)
         hits: list[Hit] = []
         kept: list[frozenset[str]] = []
@@ -292,10 +294,10 @@ class Retriever:
                 break
             node = c.node
             text = node.get_content()
-            if s.dedupe_threshold < 1:
+            if s.retrieval.dedupe_threshold < 1:
                 # Syndicated copies and re-publications say the same thing twice.
                 vocab = self._words(node.node_id, text)
-                if any(jaccard(vocab, other) >= s.dedupe_threshold for other in kept):
+                if any(jaccard(vocab, other) >= s.retrieval.dedupe_threshold for other in kept):
                     continue
                 kept.append(vocab)
             hits.append(
@@ -327,15 +329,15 @@ class Retriever:
         if day is None:
             return
         window = relative_window(query, day)
-        boost = s.date_window_boost
-        if window is None and s.recency_boost > 0:
-            window, boost = default_window(day, s.recency_days), s.recency_boost
-        if boost == 0 and s.future_penalty == 0:
+        boost = s.retrieval.date_window_boost
+        if window is None and s.retrieval.recency_boost > 0:
+            window, boost = default_window(day, s.retrieval.recency_days), s.retrieval.recency_boost
+        if boost == 0 and s.retrieval.future_penalty == 0:
             return
-        vote = boost / (s.rrf_k + 1)  # a first place in a list of weight `boost`
+        vote = boost / (s.retrieval.rrf_k + 1)  # a first place in a list of weight `boost`
         for c in cands:
             published = parse_iso(str(c.node.metadata.get("pub_int") or ""))
-            c.score = date_prior(c.score, published, day, window, vote, s.future_penalty)
+            c.score = date_prior(c.score, published, day, window, vote, s.retrieval.future_penalty)
 
 
 @dataclass
