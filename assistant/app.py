@@ -1,45 +1,66 @@
 """Assistant: the one core object. Settings in, backends resolved here, the flow owned here.
 
-Every front end (CLI, web, API, Slack) calls ``ingest``, ``ask`` and ``stream``; none holds
-retrieval or answering logic of its own.
+Every front end (CLI, web, API, Slack) calls the same few methods (``ask``, ``stream``,
+``ingest``, ``upload``, ``documents``, ``health``) and gets typed records back (assistant.types)
+or an ``AssistantError`` (assistant.errors). Input is validated here, once, for all of them;
+conversations are kept here; an LLM's unverified draft leaves only when a caller asks for it.
+
+    from assistant import Assistant, Settings
+
+    a = Assistant(Settings(index_dir="my-index"))
+    a.ingest(["articles/"])
+    answer = a.ask("What support did NATO pledge to Ukraine?")
+    print(answer.answer)
+    for c in answer.citations:
+        print(c.n, c.title, c.published, c.url or c.source, c.quote)
 """
 
 from __future__ import annotations
 
-import math
 import threading
 import time
 from collections.abc import Callable, Iterable, Iterator
 from functools import cached_property
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 import numpy as np
 from llama_index.core.base.embeddings.base import BaseEmbedding
 
-from assistant.answer.chat import ChatSession, Condensed, SessionStore, condense
+from assistant import validate
+from assistant.answer.chat import (
+    ChatSession,
+    Condensed,
+    SessionStore,
+    condense,
+    session_from_history,
+)
 from assistant.answer.extractive import NO_ANSWER, Draft, ExtractiveAnswerer
-from assistant.answer.llm import LLMAnswerer, LLMUnavailable, check_backend
+from assistant.answer.llm import LLMAnswerer, check_backend
 from assistant.answer.prompts import Prompts, load_prompts
-from assistant.index.embedding import embedder_dim, make_embedder
-from assistant.index.ingestion import IngestReport, ProgressFactory, ingest
+from assistant.errors import EmptyIndex, LLMUnavailable
+from assistant.index import uploads
+from assistant.index.embedding import embed_function, embedder_dim, make_embedder
+from assistant.index.ingestion import ProgressFactory, ingest
 from assistant.index.store import Store
-from assistant.search.retrieval import Filters, Retriever
+from assistant.search.retrieval import Retriever
 from assistant.settings import Settings
-from assistant.types import Answer, Hit, Turn
+from assistant.types import Answer, Filters, Hit, IngestReport, Turn, UploadResult
 
-
-class EmptyIndex(RuntimeError):
-    """Asked a question before anything was ingested."""
+Progress = ProgressFactory  # progress(total, description) -> a tqdm-like bar (update, close)
 
 
 class Assistant:
+    """Ingests documents and answers questions about them with verifiable citations."""
+
     def __init__(self, settings: Settings | None = None) -> None:
         self.settings = settings or Settings()
         self.sessions = SessionStore(
             None if self.settings.index.chroma_url else self.settings.index.index_dir / "sessions"
         )
         self._ingest_lock = threading.Lock()
+        self._open_lock = threading.Lock()
+        self._store: Store | None = None
         # An LLM backend is checked at start: a missing extra or a broken prompt template is
         # a startup error, not a surprise on the first question.
         self.prompts: Prompts | None = None
@@ -50,15 +71,24 @@ class Assistant:
     # --- backends, resolved once and lazily (a command that never embeds never loads the model)
     @cached_property
     def embedder(self) -> BaseEmbedding:
-        return make_embedder(
-            self.settings.index.embedder,
-            self.settings.index.embed_batch_size,
-            self.settings.index.embed_threads,
-        )
+        return make_embedder(self.settings)
 
-    @cached_property
+    @property
     def store(self) -> Store:
-        return Store(self.settings, embedder_dim(self.settings.index.embedder))
+        """The index, opened on first use (its manifest is checked against the settings)."""
+        if self._store is None:
+            with self._open_lock:
+                if self._store is None:
+                    self._store = Store(self.settings, embedder_dim(self.settings.index.embedder))
+        return self._store
+
+    def with_settings(self, **overrides: Any) -> Assistant:
+        """Another Assistant over the same index and embedder with some settings changed (by
+        flat or grouped name): answering or retrieval variants without reopening anything."""
+        other = Assistant(self.settings.replace(**overrides))
+        other._store = self.store
+        other.__dict__["embedder"] = self.embedder
+        return other
 
     @cached_property
     def retriever(self) -> Retriever:
@@ -66,85 +96,98 @@ class Assistant:
 
     @cached_property
     def _embed_texts(self) -> Callable[[list[str]], np.ndarray]:
-        embed = getattr(self.embedder, "embed_texts", None)
-        if embed is None:
-            emb = self.embedder
-
-            def embed(texts: list[str]) -> np.ndarray:
-                return np.asarray(emb.get_text_embedding_batch(texts), dtype=np.float32)
-
-        return embed
+        return embed_function(self.embedder)
 
     @cached_property
     def answerer(self) -> ExtractiveAnswerer:
-        return ExtractiveAnswerer(self.settings, self.idf, self._embed_texts)
+        return ExtractiveAnswerer(self.settings, self.retriever.idf, self._embed_texts)
 
     @cached_property
     def llm(self) -> LLMAnswerer | None:
         """The LLM answerer named by ``settings.llm.backend``; None for the extractive default."""
         if self.prompts is None:
             return None
-        return LLMAnswerer(self.settings, self.prompts, self._embed_texts, self.idf)
+        return LLMAnswerer(self.settings, self.prompts, self._embed_texts, self.retriever.idf)
 
-    # --- ingestion ------------------------------------------------------------------------
+    # --- documents in ---------------------------------------------------------------------
     def ingest(
         self,
-        paths: Iterable[Path] | None = None,
+        paths: Iterable[Path | str] | None = None,
         prune: bool = False,
         rebuild: bool = False,
-        progress: ProgressFactory | None = None,
+        progress: Progress | None = None,
     ) -> IngestReport:
-        paths = list(paths) if paths else [self.settings.index.corpus_dir]
-        missing = [p for p in paths if not p.exists()]
+        """Bring the index in line with ``paths`` (default: the corpus folder): new and changed
+        files are read, cleaned, chunked and embedded; unchanged ones are skipped; with
+        ``prune`` documents whose files are gone are removed; ``rebuild`` starts afresh."""
+        given = [Path(p) for p in paths] if paths else [self.settings.index.corpus_dir]
+        missing = [p for p in given if not p.exists()]
         if missing:
             raise FileNotFoundError("no such file or folder: " + ", ".join(map(str, missing)))
         with self._ingest_lock:
-            if rebuild and "store" not in self.__dict__:
-                # Opening it would refuse the old manifest; ingest drops it under the lock.
-                self.__dict__["store"] = Store(
+            if rebuild and self._store is None:
+                # Opened without the manifest check: the old index is about to be dropped.
+                self._store = Store(
                     self.settings, embedder_dim(self.settings.index.embedder), check=False
                 )
             return ingest(
-                paths, self.store, self.embedder, self.settings, prune, progress, rebuild=rebuild
+                given, self.store, self.embedder, self.settings, prune, progress, rebuild=rebuild
             )
 
-    # --- questions ------------------------------------------------------------------------
-    def idf(self, term: str) -> float | None:
-        """Inverse document frequency of a stemmed term over the chunks; None if unseen."""
-        bm25 = self.retriever.bm25()
-        if bm25 is None:
-            return None
-        model = bm25.bm25
-        tid = model.vocab_dict.get(term)
-        if tid is None:
-            return None
-        indptr = model.scores["indptr"]
-        df = int(indptr[tid + 1] - indptr[tid])
-        n = int(model.scores["num_docs"])
-        return math.log(1 + (n - df + 0.5) / (df + 0.5))
+    def upload(
+        self,
+        files: Iterable[tuple[str, BinaryIO, int | None]],
+        progress: Progress | None = None,
+    ) -> tuple[list[UploadResult], IngestReport]:
+        """Save uploaded ``(file name, stream, declared size)`` files into the corpus's upload
+        folder and ingest them; per file, whether it made it into the index and why not."""
+        return uploads.save_and_ingest(
+            self.settings, lambda paths, bar: self.ingest(paths, progress=bar), files, progress
+        )
 
+    def upload_types(self) -> list[str]:
+        """File suffixes that can be ingested (".pdf", ".txt", ...)."""
+        return uploads.supported_types()
+
+    max_upload_files = uploads.MAX_FILES
+
+    # --- questions ------------------------------------------------------------------------
     def retrieve(
         self,
         query: str,
         top_k: int | None = None,
-        filters: Filters | None = None,
+        filters: Filters | dict[str, Any] | None = None,
         as_of: str | None = None,
     ) -> list[Hit]:
-        return self.retriever.retrieve(query, top_k=top_k, filters=filters, as_of=as_of)
+        """The ranked passages for ``query``, without composing an answer."""
+        query = validate.question(query, self.settings.answer.max_question_chars)
+        return self.retriever.retrieve(
+            query,
+            top_k=validate.top_k(top_k),
+            filters=validate.filters(filters),
+            as_of=validate.iso_date(as_of, "as_of"),
+        )
 
     def ask(
         self,
         question: str,
-        session: ChatSession | str | None = None,
-        filters: Filters | None = None,
+        session: str | None = None,
+        filters: Filters | dict[str, Any] | None = None,
         top_k: int | None = None,
         *,
         as_of: str | None = None,
+        history: list[Turn] | list[tuple[str, str]] | None = None,
     ) -> Answer:
         """Answer ``question`` as if asked on ``as_of`` (ISO date; None = the newest document's
-        date): relative time in the question ("this week") is read against it."""
+        date): relative time in the question ("this week") is read against it.
+
+        ``session`` names a conversation to continue (see ``new_session``); ``history`` is a
+        conversation the caller kept itself: earlier ``Turn``s (with their citations), or
+        (question, answer text) pairs when only the text was kept."""
         answer: Answer | None = None
-        for item in self._flow(question, session, filters, top_k, as_of, stream=False):
+        for item in self.stream(
+            question, session, filters, top_k, as_of=as_of, history=history, drafts=False
+        ):
             if isinstance(item, Answer):
                 answer = item
         assert answer is not None
@@ -153,42 +196,76 @@ class Assistant:
     def stream(
         self,
         question: str,
-        session: ChatSession | str | None = None,
-        filters: Filters | None = None,
+        session: str | None = None,
+        filters: Filters | dict[str, Any] | None = None,
         top_k: int | None = None,
         *,
         as_of: str | None = None,
+        history: list[Turn] | list[tuple[str, str]] | None = None,
+        drafts: bool = True,
     ) -> Iterator[str | Answer]:
         """Text pieces of the answer as they are ready, then the finished Answer.
 
-        With an LLM the pieces are the model's words as it writes them: a draft. The final
-        Answer is the verified one (sentences may be dropped or marked, markers renumbered),
-        so a front end replaces the streamed text with ``Answer.answer`` when it arrives.
-        """
-        yield from self._flow(question, session, filters, top_k, as_of, stream=True)
+        With an LLM and ``drafts``, the pieces are the model's words as it writes them: a
+        draft that verification may still cut or renumber, so a front end replaces the
+        streamed text with ``Answer.answer`` when it arrives. Without ``drafts`` only verified
+        text is streamed (for clients that cannot take text back, such as an SSE stream).
+        Invalid input raises before the first piece."""
+        s = self.settings
+        question = validate.question(question, s.answer.max_question_chars)
+        checked = validate.filters(filters)
+        depth = validate.top_k(top_k)
+        day = validate.iso_date(as_of, "as_of")
+        chat = self._session(session, history)
+        if self.store.count() == 0:
+            raise EmptyIndex(
+                f"The index at {self.store.location} is empty: run `assistant ingest` first."
+            )
+        # Without drafts the model is asked for its whole answer at once (no token stream).
+        pieces = self._flow(question, chat, checked, depth, day, stream=drafts)
+        if drafts or self.llm is None:
+            yield from pieces
+            return
+        answer = next(p for p in pieces if isinstance(p, Answer))
+        for paragraph in answer.answer.split("\n\n"):
+            yield paragraph + "\n\n"
+        yield answer
+
+    def new_session(self, keep: bool = True) -> str:
+        """A new conversation's id, to pass as ``session``. With ``keep`` it is written to the
+        index's session store once a follow-up continues it; without, it stays in memory."""
+        return self.sessions.new(persist=None if keep else False).id
+
+    def conversation(self, session: str) -> list[Turn]:
+        """The turns of a conversation so far, oldest first, with their citations."""
+        return list(self.sessions.get(session).turns)
+
+    def _session(
+        self, session: str | None, history: list[Turn] | list[tuple[str, str]] | None
+    ) -> ChatSession | None:
+        if session is not None:
+            return self.sessions.get(session)
+        if history:
+            return session_from_history(
+                [
+                    t
+                    if isinstance(t, Turn)
+                    else (validate.clean_text(str(t[0])), validate.clean_text(str(t[1])))
+                    for t in history
+                ]
+            )
+        return None
 
     def _flow(
         self,
         question: str,
-        session: ChatSession | str | None,
+        chat: ChatSession | None,
         filters: Filters | None,
         top_k: int | None,
         as_of: str | None,
         stream: bool,
     ) -> Iterator[str | Answer]:
-        question = question.strip()
-        if not question:
-            raise ValueError("the question is empty")
-        if len(question) > self.settings.answer.max_question_chars:
-            raise ValueError(
-                f"the question is {len(question)} characters long; "
-                f"the limit is {self.settings.answer.max_question_chars}"
-            )
-        chat = self.sessions.get(session) if isinstance(session, str) else session
-        if self.store.count() == 0:
-            raise EmptyIndex(
-                f"The index at {self.store.location} is empty: run `assistant ingest` first."
-            )
+        s = self.settings
         notices: list[str] = []
         timings: dict[str, float] = {}
         t0 = time.perf_counter()
@@ -196,7 +273,7 @@ class Assistant:
         if self.llm is not None and chat and chat.turns:
             timings["condense"] = (time.perf_counter() - t0) * 1000
         t0 = time.perf_counter()
-        hits = self.retrieve(cond.standalone, top_k=top_k, filters=filters, as_of=as_of)
+        hits = self.retriever.retrieve(cond.standalone, top_k=top_k, filters=filters, as_of=as_of)
         t1 = time.perf_counter()
         texts = self.store.doc_texts([h.chunk.doc_id for h in hits])
         draft: Draft | None = None
@@ -208,16 +285,15 @@ class Assistant:
                     else:
                         draft = piece
             except LLMUnavailable as exc:
-                if self.settings.llm.fallback == "error":
+                if s.llm.fallback == "error":
                     raise
                 notices.append(f"{exc}; showing quoted passages instead (llm_fallback)")
         if draft is None:
             draft = self.answerer.draft(cond.focus, hits, texts, context=cond.context)
-            if stream:
-                if notices:
-                    yield f"\n\n({notices[-1]})\n\n"
-                for paragraph in draft.answer.split("\n\n"):
-                    yield paragraph + "\n\n"
+            if notices:
+                yield f"\n\n({notices[-1]})\n\n"
+            for paragraph in draft.answer.split("\n\n"):
+                yield paragraph + "\n\n"
         t2 = time.perf_counter()
         timings.update({"retrieve": (t1 - t0) * 1000, "answer": (t2 - t1) * 1000})
         answer = Answer(
@@ -230,6 +306,7 @@ class Assistant:
             timings_ms=timings,
             notices=notices + draft.notices,
             verification=draft.verification,
+            session_id=chat.id if chat is not None and chat.persist is not False else None,
         )
         if chat is not None:
             chat.add(
@@ -237,16 +314,6 @@ class Assistant:
             )
             self.sessions.save(chat)
         yield answer
-
-    def warm_up(self) -> None:
-        """Open the index and load the models before the first question: a server calls this
-        at start-up so that no request pays for it, and concurrent first requests do not each
-        build the backends."""
-        if self.store.count() == 0:
-            return
-        self.retriever.bm25()
-        _ = self.answerer
-        self.embedder.get_query_embedding("warm up")
 
     def _condense(self, history: list[Turn], question: str, notices: list[str]) -> Condensed:
         """The question made standalone: by the LLM when there is one and a conversation,
@@ -262,8 +329,20 @@ class Assistant:
             return condense(history, question)
         return Condensed(standalone, standalone, "")
 
+    def warm_up(self) -> None:
+        """Open the index and load the models before the first question: a server calls this
+        at start-up so that no request pays for it, and concurrent first requests do not each
+        build the backends."""
+        if self.store.count() == 0:
+            return
+        self.retriever.warm_up()
+        _ = self.answerer
+        self.embedder.get_query_embedding("warm up")
+
     # --- inspection -----------------------------------------------------------------------
     def documents(self) -> list[dict[str, Any]]:
+        """Every indexed document (doc_id, source, title, url, published, chunks), newest
+        first."""
         recs = self.store.doc_records()
         docs = [
             {
@@ -278,15 +357,26 @@ class Assistant:
         ]
         return sorted(docs, key=lambda d: (d["published"] or "", d["source"]), reverse=True)
 
+    def document_texts(self, doc_ids: Iterable[str]) -> dict[str, str]:
+        """The stored (cleaned) text of documents by id: what citation offsets refer to."""
+        ids = [i for i in doc_ids if i]
+        return self.store.doc_texts(ids) if ids else {}
+
+    def is_empty(self) -> bool:
+        return self.store.count() == 0
+
     def health(self) -> dict[str, Any]:
         return {
             "status": "ok",
-            "index": self.store.location,
             "documents": self.store.doc_count(),
             "chunks": self.store.count(),
             "embedder": self.settings.index.embedder,
             "llm": self.settings.llm.backend,
         }
 
+    @property
+    def uses_llm(self) -> bool:
+        return self.prompts is not None
 
-__all__ = ["NO_ANSWER", "Assistant", "EmptyIndex", "LLMUnavailable"]
+
+__all__ = ["NO_ANSWER", "Assistant"]

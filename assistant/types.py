@@ -7,6 +7,18 @@ from typing import Any
 
 
 @dataclass
+class Filters:
+    """Restrict retrieval by publication date (inclusive ISO dates) or by source id."""
+
+    since: str | None = None
+    until: str | None = None
+    sources: list[str] = field(default_factory=list)
+
+    def __bool__(self) -> bool:
+        return bool(self.since or self.until or self.sources)
+
+
+@dataclass
 class Source:
     """One document as read and cleaned. Citation offsets refer to ``text``."""
 
@@ -79,6 +91,9 @@ class Answer:
     # Only when an LLM wrote the answer: sentences "verified", "marked", "dropped" and
     # "markers_removed" by claim-by-claim verification (assistant/answer/verification.py).
     verification: dict[str, int] | None = None
+    # The conversation this answer continues (None for a one-off question): pass it back as
+    # ``session`` to ask a follow-up.
+    session_id: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
         d: dict[str, Any] = {
@@ -116,3 +131,56 @@ class Turn:
     answer: str
     answered: bool
     citations: list[Citation] = field(default_factory=list)
+
+
+@dataclass
+class IngestReport:
+    files_seen: int = 0
+    files_read: int = 0
+    files_unchanged: int = 0
+    skipped: list[tuple[str, str]] = field(default_factory=list)
+    docs_added: int = 0
+    docs_updated: int = 0
+    docs_unchanged: int = 0
+    docs_removed: int = 0
+    chunks_added: int = 0
+    chunks_removed: int = 0
+    seconds: float = 0.0
+    # Resolved path of each file read or found unchanged -> its documents now in the index
+    # (uploads report per file from it). Server paths: never part of to_dict().
+    docs_by_file: dict[str, int] = field(default_factory=dict, repr=False)
+
+    def to_dict(self) -> dict[str, Any]:
+        d = {k: v for k, v in self.__dict__.items() if k != "docs_by_file"}
+        d["skipped"] = [{"path": p, "reason": r} for p, r in self.skipped]
+        return d
+
+    def summary(self) -> str:
+        lines = [
+            f"files: {self.files_seen} seen, {self.files_read} read, "
+            f"{self.files_unchanged} unchanged, {len(self.skipped)} skipped",
+            f"documents: {self.docs_added} added, {self.docs_updated} updated, "
+            f"{self.docs_unchanged} unchanged, {self.docs_removed} removed",
+            f"chunks: {self.chunks_added} added, {self.chunks_removed} removed",
+            f"time: {self.seconds:.1f} s",
+        ]
+        lines += [f"skipped {printable(p)}: {printable(r)}" for p, r in self.skipped]
+        return "\n".join(lines)
+
+
+def printable(text: str) -> str:
+    """``text`` with control characters escaped, so a hostile file name can't forge lines or
+    send terminal escape sequences through the summary."""
+    return "".join(ch if ch.isprintable() else ascii(ch)[1:-1] for ch in text)
+
+
+@dataclass
+class UploadResult:
+    name: str  # the name it was saved under
+    source: str  # its source id in the index, e.g. "uploads/report.pdf"
+    indexed: bool
+    documents: int = 0
+    reason: str | None = None  # why it was not indexed, or what in it was skipped
+
+    def to_dict(self) -> dict[str, Any]:
+        return dict(self.__dict__)

@@ -98,7 +98,7 @@ def run_bare(work: Path, overrides: dict[str, Any]) -> dict[str, Any]:
 
     s = _settings(work, **overrides)
     texts = json.loads((work / "texts.json").read_text(encoding="utf-8"))
-    emb = make_embedder(s.index.embedder, s.index.embed_batch_size, s.index.embed_threads)
+    emb = make_embedder(s)
     _warm(emb)
     t0 = time.perf_counter()
     emb.embed_texts(texts)  # type: ignore[attr-defined]
@@ -122,7 +122,7 @@ def run_llama_index(corpus: Path, work: Path, overrides: dict[str, Any]) -> dict
     from assistant.index.embedding import make_embedder
 
     s = _settings(work, **overrides)
-    emb = make_embedder(s.index.embedder, s.index.embed_batch_size, s.index.embed_threads)
+    emb = make_embedder(s)
     _warm(emb)
     client = chromadb.PersistentClient(path=str(work / "plain"))
     collection = client.get_or_create_collection("plain", metadata={"hnsw:space": "cosine"})

@@ -84,8 +84,9 @@ def ingest_once(paths: list[Path], index: Path, corpus: Path) -> dict[str, float
 
 def embed_only(texts: list[str]) -> float:
     from assistant.index.embedding import make_embedder
+    from assistant.settings import Settings
 
-    e = make_embedder("minilm")
+    e = make_embedder(Settings())
     e.embed_texts(["warm up"])  # type: ignore[attr-defined]
     t0 = time.perf_counter()
     e.embed_texts(texts)  # type: ignore[attr-defined]

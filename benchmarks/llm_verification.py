@@ -94,13 +94,7 @@ def main() -> None:
         base.ingest()
         with Running(FakeLLM()) as fake:
             fake.responder = scripted
-            llm = Assistant(
-                base.settings.replace(
-                    **{"llm": "openai", "llm_base_url": f"{fake.url}/v1", "llm_retries": 0}
-                )
-            )
-            for name in ("store", "embedder", "retriever"):
-                llm.__dict__[name] = getattr(base, name)
+            llm = base.with_settings(llm="openai", llm_base_url=f"{fake.url}/v1", llm_retries=0)
             assert llm.llm is not None
             answerer = llm.llm
             rows = []

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import re
 
-from assistant.answer.chat import ChatSession
 from assistant.app import Assistant
 from tests.conftest import NATO_QUESTION, TAIWAN_QUESTION
 
@@ -76,7 +75,7 @@ def test_unrelated_question_without_names_is_refused(sample_assistant: Assistant
 
 
 def test_follow_up_uses_the_previous_turn(sample_assistant: Assistant) -> None:
-    session = ChatSession()
+    session = sample_assistant.new_session(keep=False)
     first = sample_assistant.ask(NATO_QUESTION, session=session)
     assert first.answered
     follow = sample_assistant.ask("and what did he say about China?", session=session)
@@ -86,7 +85,7 @@ def test_follow_up_uses_the_previous_turn(sample_assistant: Assistant) -> None:
     assert "Stoltenberg" in d["standalone_question"]
     assert NATO_QUESTION in d["standalone_question"]
     assert all("China" in c["quote"] or "Beijing" in c["quote"] for c in d["citations"])
-    assert len(session.turns) == 2
+    assert len(sample_assistant.conversation(session)) == 2
 
 
 def test_sessions_persist_by_id(sample_assistant: Assistant) -> None:
@@ -121,7 +120,7 @@ def test_sentence_re_embedding_finds_paraphrases_and_reuses_vectors(
         return sample_assistant._embed_texts(texts)
 
     settings = sample_assistant.settings.replace(rerank_sentences=16)
-    answerer = ExtractiveAnswerer(settings, sample_assistant.idf, counting)
+    answerer = ExtractiveAnswerer(settings, sample_assistant.retriever.idf, counting)
     hits = sample_assistant.retrieve(NATO_QUESTION)
     texts = sample_assistant.store.doc_texts([h.chunk.doc_id for h in hits])
     first = answerer.draft(NATO_QUESTION, hits, texts)

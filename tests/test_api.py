@@ -19,10 +19,9 @@ import pytest
 from pydantic import SecretStr
 from typer.testing import CliRunner
 
-from assistant.answer.chat import ChatSession
 from assistant.app import NO_ANSWER, Assistant
 from assistant.fronts.cli import app as cli_app
-from assistant.search.retrieval import Filters
+from assistant.types import Filters
 from tests.conftest import NATO_QUESTION, TAIWAN_QUESTION, make_settings
 from tests.live_server import LiveServer, live_server, sample_assistant_in
 from tests.test_answering import CONTRACT_KEYS as ANSWER_KEYS
@@ -295,7 +294,7 @@ def test_models(client: openai.OpenAI) -> None:
 
 
 def reference(server: LiveServer, question: str) -> Any:
-    return server.assistant.ask(question, session=ChatSession(persist=False))
+    return server.assistant.ask(question, session=server.assistant.new_session(keep=False))
 
 
 def test_openai_client_gets_a_cited_answer(client: openai.OpenAI, server: LiveServer) -> None:
@@ -394,8 +393,8 @@ def test_empty_and_mismatched_indexes_are_explained(tmp_path: Path, server: Live
     other = make_settings(server.tmp, chunk_size=150)
     with live_server(Assistant(other), tmp_path, ui=False) as srv:
         r = httpx.post(srv.url + "/api/ask", json={"question": NATO_QUESTION})
-        assert_error(r, 500, "built with other settings", "--rebuild")
-        assert_error(httpx.get(srv.url + "/health"), 500, "chunk_size")
+        assert_error(r, 503, "built with other settings", "--rebuild")
+        assert_error(httpx.get(srv.url + "/health"), 503, "chunk_size")
 
 
 # --- the command --------------------------------------------------------------------------------

@@ -15,7 +15,6 @@ from urllib.parse import urlparse
 
 import pytest
 
-from assistant.answer.chat import ChatSession
 from assistant.app import NO_ANSWER
 from tests.conftest import NATO_QUESTION, TAIWAN_QUESTION
 from tests.live_server import LiveServer, live_server, sample_assistant_in
@@ -75,7 +74,7 @@ def ask(page: Any, question: str) -> None:
 def test_asking_and_checking_a_citation(page: Any, server: LiveServer, tmp_path: Path) -> None:
     from playwright.sync_api import expect
 
-    want = server.assistant.ask(NATO_QUESTION, session=ChatSession(persist=False))
+    want = server.assistant.ask(NATO_QUESTION, session=server.assistant.new_session(keep=False))
     ask(page, NATO_QUESTION)
     marker = page.locator('#chatbot a[href$="#cite-0-1"]')
     expect(marker).to_have_text("[1]")

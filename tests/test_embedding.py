@@ -6,11 +6,12 @@ import numpy as np
 import pytest
 
 from assistant.index.embedding import MINILM_DIM, make_embedder
+from assistant.settings import Settings
 
 
 @pytest.fixture(scope="module")
 def embedder():  # type: ignore[no-untyped-def]
-    return make_embedder("minilm")
+    return make_embedder(Settings())
 
 
 def test_vectors_are_normalised_and_semantic(embedder) -> None:  # type: ignore[no-untyped-def]
@@ -45,4 +46,4 @@ def test_llama_index_interface(embedder) -> None:  # type: ignore[no-untyped-def
 
 def test_unknown_embedder_names_the_known_ones() -> None:
     with pytest.raises(ValueError, match="minilm"):
-        make_embedder("nope")
+        make_embedder(Settings(embedder="nope"))

@@ -17,7 +17,6 @@ from typing import Any
 import pytest
 import tiktoken
 
-from assistant.answer.chat import ChatSession
 from assistant.answer.extractive import NO_ANSWER
 from assistant.answer.llm import LLMUnavailable
 from assistant.app import Assistant
@@ -101,11 +100,8 @@ def llm_settings(fake: FakeLLM, **kw: Any) -> dict[str, Any]:
 
 
 def variant(base: Assistant, **overrides: Any) -> Assistant:
-    """Another Assistant over the same index (store, embedder and retriever shared)."""
-    a = Assistant(base.settings.replace(**overrides))
-    for name in ("store", "embedder", "retriever"):
-        a.__dict__[name] = getattr(base, name)
-    return a
+    """Another Assistant over the same index (store and embedder shared)."""
+    return base.with_settings(**overrides)
 
 
 @pytest.fixture(scope="module")
@@ -261,7 +257,7 @@ def test_follow_up_is_condensed_by_the_model(llm: Callable[..., Assistant], fake
 
     fake.responder = model
     a = llm()
-    session = ChatSession()
+    session = a.new_session(keep=False)
     first = a.ask(NATO_QUESTION, session=session)
     assert first.answered and first.standalone_question == NATO_QUESTION
     assert len(fake.requests) == 1  # nothing to condense on the first turn
@@ -274,7 +270,7 @@ def test_follow_up_is_condensed_by_the_model(llm: Callable[..., Assistant], fake
     assert follow.standalone_question == standalone
     assert f"Question: {standalone}" in answer_req.prompt
     assert follow.answered and "not an adversary" in follow.citations[0].quote
-    assert session.turns[-1].standalone_question == standalone
+    assert a.conversation(session)[-1].standalone_question == standalone
 
 
 def test_stream_yields_the_models_pieces_then_the_verified_answer(
@@ -360,7 +356,7 @@ def test_unreachable_server_in_a_follow_up_falls_back_everywhere(
     sample_assistant: Assistant, fake: FakeLLM
 ) -> None:
     dead = variant(sample_assistant, **llm_settings(fake, llm_base_url="http://127.0.0.1:9/v1"))
-    session = ChatSession()
+    session = dead.new_session(keep=False)
     dead.ask(NATO_QUESTION, session=session)
     follow = dead.ask("and what did he say about China?", session=session)
     assert follow.answered
@@ -516,10 +512,10 @@ def test_the_key_comes_from_the_environment_and_is_never_shown(
     monkeypatch.delenv("OPENAI_API_KEY", raising=False)
     for k, v in env.items():
         monkeypatch.setenv(k, v)
-    fields = {"index_dir": sample_assistant.settings.index.index_dir, **llm_settings(fake)}
-    a = Assistant(Settings(**fields))
-    for name in ("store", "embedder", "retriever"):
-        a.__dict__[name] = getattr(sample_assistant, name)
+    # A new Settings, so the key is read from the environment set above.
+    a = Assistant(
+        Settings(index_dir=sample_assistant.settings.index.index_dir, **llm_settings(fake))
+    )
     fake.responder = well_cited
     a.ask(NATO_QUESTION)
     assert fake.requests[-1].headers["authorization"] == f"Bearer {sent}"

@@ -109,7 +109,7 @@ def test_questions_naming_no_time_prefer_recent_coverage(tiny: Assistant) -> Non
 
 
 def test_the_boost_is_soft_and_filters_stay_hard(tiny: Assistant) -> None:
-    from assistant.search.retrieval import Filters
+    from assistant.types import Filters
 
     # Both stories are still retrieved: preferring a window never hides the other one.
     dates = {h.chunk.published for h in tiny.retrieve(QUESTION, as_of="2021-06-12")}
@@ -174,7 +174,7 @@ def test_cli_as_of_and_batch_lines_carry_it(tiny: Assistant, tmp_path: Path) -> 
     assert rows[2] == {
         "line": 3,
         "question": QUESTION,
-        "error": "\"as_of\" 'someday' is not a date (use YYYY-MM-DD)",
+        "error": "as_of 'someday' is not a date (use YYYY-MM-DD)",
     }
     r = runner.invoke(app, ["ask", QUESTION, "--index", index, "--as-of", "soon"])
-    assert r.exit_code == 2 and "--as-of 'soon' is not a date" in r.output
+    assert r.exit_code == 2 and "as_of 'soon' is not a date" in r.output

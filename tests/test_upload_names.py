@@ -8,7 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from assistant.index.uploads import UploadError, safe_upload_path
+from assistant.errors import UploadRejected as UploadError
+from assistant.index.uploads import safe_upload_path
 
 HOSTILE = [
     "../../etc/passwd",

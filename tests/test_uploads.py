@@ -7,7 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from assistant.index.uploads import UploadError, check_upload, safe_name
+from assistant.errors import UploadRejected as UploadError
+from assistant.index.uploads import check_upload, safe_name
 from assistant.settings import Settings
 
 

@@ -80,7 +80,7 @@ def test_claims_are_checked_against_the_cited_passage(
 ) -> None:
     evs, texts = evidence
     verifier = Verifier(
-        sample_assistant.settings, sample_assistant._embed_texts, sample_assistant.idf
+        sample_assistant.settings, sample_assistant._embed_texts, sample_assistant.retriever.idf
     )
     draft = verifier.verify(f"{claim} [{_id(evs, phrase)}]", evs, texts, REFUSALS)
     assert draft.answered is supported
@@ -107,7 +107,7 @@ def test_citations_are_renumbered_in_order_of_first_use(
         f"NATO delivered fuel and drone jammers [{fuel}]."
     )
     verifier = Verifier(
-        sample_assistant.settings, sample_assistant._embed_texts, sample_assistant.idf
+        sample_assistant.settings, sample_assistant._embed_texts, sample_assistant.retriever.idf
     )
     draft = verifier.verify(answer, evs, texts, REFUSALS)
     assert [c.n for c in draft.citations] == [1, 2]
@@ -169,7 +169,7 @@ def test_a_sentence_joining_two_passages_needs_both(
     assert "Gaza" not in " ".join(e.text for e in evs if e.n in ids)
     marks = "".join(f"[{n}]" for n in ids)
     verifier = Verifier(
-        sample_assistant.settings, sample_assistant._embed_texts, sample_assistant.idf
+        sample_assistant.settings, sample_assistant._embed_texts, sample_assistant.retriever.idf
     )
     draft = verifier.verify(f"{claim[:-1]} {marks}.", evs, texts, REFUSALS)
     assert len(draft.citations) == kept

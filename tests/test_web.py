@@ -13,7 +13,6 @@ import pytest
 from gradio_client import Client, handle_file
 from pydantic import SecretStr
 
-from assistant.answer.chat import ChatSession
 from assistant.app import NO_ANSWER
 from assistant.fronts.web import EMPTY_SOURCES, answer_markdown, passage_html
 from assistant.types import Citation
@@ -63,7 +62,7 @@ def test_chat_function_answers_with_linked_citations(server: LiveServer) -> None
     c = client(server)
     assert "/respond" in c.view_api(print_info=False, return_format="dict")["named_endpoints"]
     chat, sources, _, textbox = respond(c, NATO_QUESTION)
-    want = server.assistant.ask(NATO_QUESTION, session=ChatSession(persist=False))
+    want = server.assistant.ask(NATO_QUESTION, session=server.assistant.new_session(keep=False))
     assert [m["role"] for m in chat] == ["user", "assistant"]
     reply = text(chat[1])
     assert reply == answer_markdown(want.answer, 0)

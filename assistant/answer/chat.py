@@ -10,6 +10,7 @@ from collections import Counter, OrderedDict
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
+from assistant import validate
 from assistant.types import Citation, Turn
 
 _FOLLOW_UP_START = re.compile(r"^\s*(and|but|also|so|what about|how about|then)\b", re.I)
@@ -18,7 +19,6 @@ _PRONOUN = re.compile(
 )
 _PERSON = re.compile(r"\b([A-Z][a-z]+)\s+(?:said|says|stated|added|told|warned|called)\b")
 _TITLED = re.compile(r"\b(?:Mr|Mrs|Ms|Dr|President|Minister|General|Secretary)\.?\s+([A-Z][a-z]+)")
-_SESSION_ID = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 
 
 @dataclass
@@ -32,12 +32,14 @@ def is_follow_up(question: str) -> bool:
     return bool(_FOLLOW_UP_START.search(question) or _PRONOUN.search(question))
 
 
-def main_person(citations: list[Citation]) -> str | None:
-    """The person the previous answer quoted most, for resolving 'he'/'she'."""
+def main_person(turn: Turn) -> str | None:
+    """The person the previous answer quoted most, for resolving 'he'/'she': from its cited
+    quotes, or from its text when a client kept only that (an OpenAI-style message list)."""
+    texts = [c.quote for c in turn.citations] or [turn.answer]
     counts: Counter[str] = Counter()
-    for c in citations:
-        counts.update(_PERSON.findall(c.quote))
-        counts.update(_TITLED.findall(c.quote))
+    for text in texts:
+        counts.update(_PERSON.findall(text))
+        counts.update(_TITLED.findall(text))
     return counts.most_common(1)[0][0] if counts else None
 
 
@@ -49,7 +51,7 @@ def condense(history: list[Turn], question: str) -> Condensed:
         return Condensed(question, question, "")
     last = history[-1]
     focus = _FOLLOW_UP_START.sub("", question).strip(" ,") or question
-    person = main_person(last.citations)
+    person = main_person(last)
     if person:
         focus = re.sub(r"\b(he|she|him|her)\b", person, focus, flags=re.I)
         focus = re.sub(r"\b(his|hers)\b", f"{person}'s", focus, flags=re.I)
@@ -62,9 +64,10 @@ def condense(history: list[Turn], question: str) -> Condensed:
 class ChatSession:
     id: str = field(default_factory=lambda: uuid.uuid4().hex[:16])
     turns: list[Turn] = field(default_factory=list)
-    # False for conversations their front end already keeps (a browser tab, an OpenAI-style
-    # request carrying its history): writing them to disk would only pile up files.
-    persist: bool = True
+    # Whether it is written to the session store: True; False for conversations a front end
+    # keeps itself (a browser tab, a client-sent history); None for a one-off question, until
+    # its client comes back by id. Writing the others would only pile up files.
+    persist: bool | None = True
 
     def add(self, turn: Turn) -> None:
         self.turns.append(turn)
@@ -82,17 +85,19 @@ class ChatSession:
         return cls(id=data["id"], turns=turns)
 
 
-def session_from_exchanges(exchanges: list[tuple[str, str, bool]]) -> ChatSession:
-    """A conversation rebuilt from ``(question, answer text, answered)`` exchanges that a client
-    kept (an OpenAI-style message list, a chat thread), so its follow-ups are understood.
-
-    Such clients send back only the answer's text, which in an extractive answer consists of
-    the quotes: it stands in for them when resolving "he"/"she" to the person quoted."""
+def session_from_history(history: list[Turn | tuple[str, str]]) -> ChatSession:
+    """A conversation that a client kept itself, as a session that is never stored: earlier
+    turns with their citations (a Slack thread's message metadata), or ``(question, answer
+    text)`` pairs when only the text was kept (an OpenAI-style message list)."""
     session = ChatSession(persist=False)
-    for question, answer, answered in exchanges:
-        standalone = condense(session.turns, question).standalone
-        quotes = [Citation(1, "", "", None, None, answer, -1, -1)] if answered else []
-        session.add(Turn(question, standalone, answer, answered, quotes))
+    for item in history:
+        if isinstance(item, Turn):
+            session.add(item)
+            continue
+        question, answer = item
+        if question.strip():
+            standalone = condense(session.turns, question).standalone
+            session.add(Turn(question, standalone, answer, True, []))
     return session
 
 
@@ -110,25 +115,36 @@ class SessionStore:
         self._mem: OrderedDict[str, ChatSession] = OrderedDict()
         self._lock = threading.Lock()
 
-    def get(self, session_id: str | None) -> ChatSession:
-        if session_id is not None and not _SESSION_ID.match(session_id):
-            raise ValueError("session_id must be 1-64 characters of letters, digits, '-' or '_'")
+    def new(self, persist: bool | None) -> ChatSession:
+        """A new conversation, kept in memory (and, once ``persist``, on disk)."""
+        s = ChatSession(persist=persist)
         with self._lock:
-            if session_id is None:
-                s = ChatSession()
-            elif session_id in self._mem:
+            self._remember(s)
+        return s
+
+    def get(self, session_id: str) -> ChatSession:
+        """The conversation ``session_id``, or a new one under that id; a client that names a
+        conversation comes back to it, so it is kept from now on."""
+        session_id = validate.session_id(session_id)
+        with self._lock:
+            if session_id in self._mem:
                 self._mem.move_to_end(session_id)
-                return self._mem[session_id]
+                s = self._mem[session_id]
+                if s.persist is None and s.turns:
+                    s.persist = True  # its client came back for a follow-up
+                return s
+            path = self._path(session_id)
+            if path is not None and path.is_file():
+                s = ChatSession.from_json(path.read_text(encoding="utf-8"))
             else:
-                path = self._path(session_id)
-                if path is not None and path.is_file():
-                    s = ChatSession.from_json(path.read_text(encoding="utf-8"))
-                else:
-                    s = ChatSession(id=session_id)
-            self._mem[s.id] = s
-            while len(self._mem) > self.keep_sessions:
-                self._mem.popitem(last=False)
+                s = ChatSession(id=session_id)
+            self._remember(s)
             return s
+
+    def _remember(self, s: ChatSession) -> None:
+        self._mem[s.id] = s
+        while len(self._mem) > self.keep_sessions:
+            self._mem.popitem(last=False)
 
     def save(self, session: ChatSession) -> None:
         session.turns = session.turns[-self.keep_turns :]

@@ -24,6 +24,7 @@ import numpy as np
 from assistant.answer.extractive import NO_ANSWER, Draft, located
 from assistant.answer.prompts import Prompts, attribute, neutralise
 from assistant.answer.verification import Evidence, Verifier
+from assistant.errors import LLMNotInstalled, LLMUnavailable
 from assistant.settings import Settings
 from assistant.text import sentence_spans
 from assistant.types import Hit, Turn
@@ -37,18 +38,6 @@ MESSAGE_OVERHEAD = 16  # tokens a chat template adds around each message
 MIN_EVIDENCE_TOKENS = 200  # below this, the context setting leaves no room to answer
 HISTORY_TURNS = 3  # earlier turns shown to the model when condensing a follow-up
 HISTORY_ANSWER_CHARS = 600
-
-
-class LLMError(RuntimeError):
-    """The LLM backend cannot be used."""
-
-
-class LLMNotInstalled(LLMError):
-    """The backend's llama-index package (the `llm` extra) is not installed."""
-
-
-class LLMUnavailable(LLMError):
-    """The LLM server is down, too slow, or answered with an error."""
 
 
 def check_backend(settings: Settings) -> None:

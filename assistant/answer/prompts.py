@@ -18,6 +18,8 @@ import string
 from dataclasses import dataclass
 from pathlib import Path
 
+from assistant.errors import ConfigError
+
 PROMPTS_DIR = Path(__file__).resolve().parents[2] / "prompts"
 
 # file -> (variables it must use, variables it may use)
@@ -40,7 +42,7 @@ _TAG = re.compile(
 _MARKER = re.compile(r"\[(\s*\d+(?:\s*[,;–-]\s*\d+)*\s*)\]")
 
 
-class PromptError(ValueError):
+class PromptError(ConfigError):
     """A prompt template is missing or uses variables it may not."""
 
 

@@ -21,16 +21,13 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from assistant.errors import DatasetError
 from assistant.index.dates import normalise_date
 from assistant.settings import Settings
 
 CORPUS_FILE = "corpus.jsonl"
 EVAL_K = 10
 _QUOTES = "\"'“”‘’«»`"
-
-
-class DatasetError(ValueError):
-    """The dataset folder or its files are missing or malformed (message says which)."""
 
 
 @dataclass

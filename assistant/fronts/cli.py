@@ -70,15 +70,17 @@ def _errors() -> Iterator[None]:
     """Known failures become one clear line on stderr, never a traceback."""
     from pydantic import ValidationError
 
-    from assistant.answer.llm import LLMError
-    from assistant.app import EmptyIndex
-    from assistant.index.store import IndexBusy, IndexMismatch
+    from assistant.errors import AssistantError, DatasetError, InvalidRequest
 
     try:
         yield
-    except (IndexMismatch, EmptyIndex, IndexBusy, FileNotFoundError, ValueError, LLMError) as exc:
-        if isinstance(exc, ValidationError):
-            _fail("invalid settings:\n" + _validation_text(exc), 2)
+    except ValidationError as exc:
+        _fail("invalid settings:\n" + _validation_text(exc), 2)
+    except AssistantError as exc:
+        # 2: what was typed is unusable (a date, an empty question); 1: it could not be done.
+        usage = isinstance(exc, InvalidRequest) and not isinstance(exc, DatasetError)
+        _fail(str(exc), 2 if usage else 1)
+    except (FileNotFoundError, ValueError) as exc:
         _fail(str(exc))
     except KeyboardInterrupt:
         _fail("interrupted", 130)
@@ -99,31 +101,11 @@ def _assistant(**overrides: Any) -> Any:
         return Assistant(settings)  # an LLM backend's extra and prompts are checked here
 
 
-def _filters(since: str | None, until: str | None) -> Any:
-    from assistant.index.dates import normalise_date
-    from assistant.search.retrieval import Filters
-
-    out: list[str | None] = []
-    for flag, value in (("--since", since), ("--until", until)):
-        if value is None:
-            out.append(None)
-            continue
-        iso = normalise_date(value)
-        if iso is None:
-            _fail(f"{flag} {value!r} is not a date (use YYYY-MM-DD)", 2)
-        out.append(iso)
-    return Filters(since=out[0], until=out[1])
-
-
-def _as_of(value: str | None, flag: str = "--as-of") -> str | None:
-    from assistant.index.dates import normalise_date
-
-    if value is None:
+def _filters(since: str | None, until: str | None) -> dict[str, Any] | None:
+    """The date flags as filters; the core checks them (and names the field it rejects)."""
+    if since is None and until is None:
         return None
-    iso = normalise_date(value)
-    if iso is None:
-        raise ValueError(f"{flag} {value!r} is not a date (use YYYY-MM-DD)")
-    return iso
+    return {"since": since, "until": until}
 
 
 def _progress(total: int, desc: str) -> Any:
@@ -193,13 +175,9 @@ def ask(
     """Answer one question (or a batch), citing the passages it comes from."""
     if (question is None) == (batch is None):
         _fail("give a QUESTION or --batch FILE (not both)", 2)
-    day = None
-    try:
-        day = _as_of(as_of)
-    except ValueError as exc:
-        _fail(str(exc), 2)
     a = _assistant(index_dir=index)
     filters = _filters(since, until)
+    day = as_of
     if batch is None:
         with _errors():
             answer = a.ask(question or "", filters=filters, top_k=top_k, as_of=day)
@@ -221,8 +199,7 @@ def ask(
 def _batch_one(
     a: Any, raw: str, lineno: int, filters: Any, top_k: int | None, as_of: str | None = None
 ) -> dict[str, Any]:
-    from assistant.answer.llm import LLMError
-    from assistant.app import EmptyIndex
+    from assistant.errors import AssistantError
 
     try:
         item = json.loads(raw)
@@ -232,11 +209,10 @@ def _batch_one(
     except (ValueError, KeyError):
         return {"line": lineno, "error": 'expected a JSON object with a string "question"'}
     try:
-        line_as_of = item.get("as_of")
-        if line_as_of is not None:
-            as_of = _as_of(str(line_as_of), '"as_of"')
+        if item.get("as_of") is not None:
+            as_of = str(item["as_of"])
         return dict(a.ask(q, filters=filters, top_k=top_k, as_of=as_of).to_dict())
-    except (ValueError, EmptyIndex, LLMError) as exc:
+    except AssistantError as exc:
         return {"line": lineno, "question": q, "error": str(exc)}
 
 
@@ -246,10 +222,8 @@ def chat(
     top_k: TopKOpt = None,
 ) -> None:
     """Interactive conversation; follow-up questions use the earlier turns."""
-    from assistant.answer.chat import ChatSession
-
     a = _assistant(index_dir=index)
-    session = ChatSession()
+    session = a.new_session(keep=False)
     typer.echo("Ask about your documents. Empty line or Ctrl-D to quit; /new starts over.")
     while True:
         try:
@@ -260,7 +234,7 @@ def chat(
         if not question:
             return
         if question == "/new":
-            session = ChatSession()
+            session = a.new_session(keep=False)
             typer.echo("(new conversation)")
             continue
         with _errors():
@@ -287,7 +261,7 @@ def serve(
     a = _assistant(index_dir=index, host=host, port=port)
     with _errors():
         a.warm_up()  # a mismatched index fails here, not on the first request
-        empty = a.store.count() == 0
+        empty = a.is_empty()
     s = a.settings
     if empty:
         typer.secho(

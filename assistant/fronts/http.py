@@ -15,7 +15,6 @@ import contextlib
 import hmac
 import json
 import logging
-import re
 import time
 import uuid
 from collections.abc import AsyncIterator, Iterator
@@ -29,31 +28,28 @@ from pydantic import BaseModel, ConfigDict, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from assistant.answer.chat import ChatSession, session_from_exchanges
-from assistant.answer.llm import LLMError
-from assistant.app import NO_ANSWER, Assistant, EmptyIndex
+from assistant.app import Assistant
+from assistant.errors import AssistantError
 from assistant.fronts.limits import ConcurrencyLimit
-from assistant.index.dates import normalise_date
-from assistant.index.store import IndexBusy, IndexMismatch
-from assistant.index.uploads import MAX_FILES, UploadError, save_and_ingest
-from assistant.search.retrieval import Filters
 from assistant.types import Answer
 
 log = logging.getLogger(__name__)
 
 MODEL_ID = "newsroom-assistant"
 JSON_BODY_LIMIT = 4 * 1024 * 1024  # questions are short; a whole conversation fits easily
-_MARKER = re.compile(r"\s*\[\d+\]")
 SOURCES_HEADING = "\n\nSources:\n"
 ALL_METHODS = ["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"]
 
 
-class ApiError(Exception):
+class ApiError(AssistantError):
+    """An HTTP-level refusal (no such route, wrong method, no credentials)."""
+
     def __init__(
-        self, status: int, message: str, type_: str = "invalid_request_error", code: str = ""
+        self, status: int, message: str, kind: str = "invalid_request_error", code: str = ""
     ) -> None:
-        super().__init__(message)
-        self.status, self.message, self.type, self.code = status, message, type_, code
+        super().__init__(message, status=status)
+        self.kind = kind
+        self.code = code or "invalid_request"
 
 
 def error_response(
@@ -100,32 +96,8 @@ class ChatIn(BaseModel):
 
 
 # --- translation between the wire and the Assistant -----------------------------------------------
-def to_filters(f: FiltersIn | None) -> Filters | None:
-    if f is None:
-        return None
-    dates: list[str | None] = []
-    for name in ("since", "until"):
-        value = getattr(f, name)
-        iso = normalise_date(value) if value else None
-        if value and iso is None:
-            raise ApiError(422, f"filters.{name} {value!r} is not a date (use YYYY-MM-DD)")
-        dates.append(iso)
-    if dates[0] and dates[1] and dates[0] > dates[1]:
-        raise ApiError(422, "filters.since is after filters.until")
-    return Filters(since=dates[0], until=dates[1], sources=list(f.sources))
-
-
-def check_question(question: str, limit: int) -> str:
-    question = question.strip()
-    if not question:
-        raise ApiError(422, "the question is empty", code="empty_question")
-    if len(question) > limit:
-        raise ApiError(
-            413,
-            f"the question is {len(question)} characters long; the limit is {limit}",
-            code="question_too_long",
-        )
-    return question
+def filters_dict(f: FiltersIn | None) -> dict[str, Any] | None:
+    return None if f is None else f.model_dump()
 
 
 def sources_text(answer: Answer) -> str:
@@ -148,21 +120,21 @@ def message_text(m: MessageIn) -> str:
     return "\n".join(parts)
 
 
-def conversation(messages: list[MessageIn]) -> tuple[str, ChatSession]:
-    """The question (last user message) and the conversation before it as a ChatSession."""
+def conversation(messages: list[MessageIn]) -> tuple[str, list[tuple[str, str]]]:
+    """The question (last user message) and the exchanges before it, as (question, answer
+    text) pairs: the client keeps the conversation, so its own text is the history."""
     said = [(m.role, message_text(m)) for m in messages if m.role in ("user", "assistant")]
     if not said or said[-1][0] != "user":
         raise ApiError(422, "the last message must be the user's question", code="no_question")
-    exchanges: list[tuple[str, str, bool]] = []
+    exchanges: list[tuple[str, str]] = []
     question: str | None = None
     for role, text in said[:-1]:
         if role == "user":
             question = text  # of two user messages in a row, the later one was answered
         elif question is not None:
-            body = _MARKER.sub("", text.split(SOURCES_HEADING, 1)[0]).strip()
-            exchanges.append((question, body, not body.startswith(NO_ANSWER)))
+            exchanges.append((question, text))
             question = None
-    return said[-1][1], session_from_exchanges(exchanges)
+    return said[-1][1], exchanges
 
 
 def completion_id() -> str:
@@ -171,17 +143,6 @@ def completion_id() -> str:
 
 def sse(data: dict[str, Any] | str) -> str:
     return f"data: {data if isinstance(data, str) else json.dumps(data, ensure_ascii=False)}\n\n"
-
-
-def verified_pieces(first: str | Answer, rest: Iterator[str | Answer]) -> Iterator[str | Answer]:
-    """An LLM's streamed text is a draft that verification may cut or renumber, and an SSE
-    stream cannot take text back: wait for the verified answer and stream that instead."""
-    item = first
-    while not isinstance(item, Answer):
-        item = next(rest)
-    for paragraph in item.answer.split("\n\n"):
-        yield paragraph + "\n\n"
-    yield item
 
 
 def stream_chunks(first: str | Answer, rest: Iterator[str | Answer]) -> Iterator[str]:
@@ -296,7 +257,8 @@ def create_app(assistant: Assistant, ui: bool = True) -> FastAPI:
         openapi_url="/api/openapi.json",
         lifespan=_lifespan,
     )
-    upload_limit = int(settings.index.max_file_mb * 1024 * 1024 * MAX_FILES) + (1 << 20)
+    upload_limit = int(settings.index.max_file_mb * 1024 * 1024 * assistant.max_upload_files)
+    upload_limit += 1 << 20  # the multipart framing around the files
     # Overload gives a quick 503 with a reason instead of a growing backlog (limits.py); the
     # body limit is added last so it is the outer one and refuses oversized bodies first.
     app.add_middleware(
@@ -319,17 +281,13 @@ def create_app(assistant: Assistant, ui: bool = True) -> FastAPI:
     @api.post("/api/ask")
     def ask(body: AskIn) -> dict[str, Any]:
         """One question -> the answer contract, plus the session_id to continue with."""
-        question = check_question(body.question, settings.answer.max_question_chars)
-        filters = to_filters(body.filters)
-        try:
-            session = assistant.sessions.get(body.session_id)
-            # A one-shot question stays in memory; the conversation is written to disk once
-            # the client comes back with its session_id.
-            session.persist = body.session_id is not None
-            answer = assistant.ask(question, session=session, filters=filters, top_k=body.top_k)
-        except ValueError as exc:
-            raise ApiError(422, str(exc)) from None
-        return {**answer.to_dict(), "session_id": session.id}
+        # A one-off question's conversation stays in memory until the client comes back with
+        # its session_id.
+        session = body.session_id or assistant.new_session()
+        answer = assistant.ask(
+            body.question, session=session, filters=filters_dict(body.filters), top_k=body.top_k
+        )
+        return {**answer.to_dict(), "session_id": answer.session_id}
 
     @api.get("/api/documents")
     def documents() -> dict[str, Any]:
@@ -340,10 +298,7 @@ def create_app(assistant: Assistant, ui: bool = True) -> FastAPI:
     def upload(files: Annotated[list[UploadFile], File()]) -> JSONResponse:
         """Save files into the corpus's upload folder and ingest them."""
         items = [(f.filename or "", f.file, f.size) for f in files]
-        try:
-            results, report = save_and_ingest(assistant, items)
-        except UploadError as exc:
-            raise ApiError(exc.status, str(exc), code="upload_rejected") from None
+        results, report = assistant.upload(items)
         body = {"files": [r.to_dict() for r in results], "report": report.to_dict()}
         if not any(r.indexed for r in results):
             reasons = "; ".join(f"{r.name}: {r.reason}" for r in results)
@@ -363,17 +318,15 @@ def create_app(assistant: Assistant, ui: bool = True) -> FastAPI:
     @api.post("/v1/chat/completions", response_model=None)
     def chat_completions(body: ChatIn) -> dict[str, Any] | StreamingResponse:
         """OpenAI-style chat: the last user message is the question, earlier ones the context."""
-        question, session = conversation(body.messages)
-        question = check_question(question, settings.answer.max_question_chars)
-        filters = to_filters(body.filters)
-        try:
-            pieces = assistant.stream(question, session=session, filters=filters, top_k=body.top_k)
-            first = next(pieces)  # the answer is computed here, so errors still get a status
-            if assistant.llm is not None:
-                pieces = verified_pieces(first, pieces)
-                first = next(pieces)
-        except ValueError as exc:
-            raise ApiError(422, str(exc)) from None
+        question, history = conversation(body.messages)
+        pieces = assistant.stream(
+            question,
+            history=history,
+            filters=filters_dict(body.filters),
+            top_k=body.top_k,
+            drafts=False,  # an SSE stream cannot take back what verification drops
+        )
+        first = next(pieces)  # the answer is computed here, so errors still get a status
         if body.stream:
             return StreamingResponse(
                 stream_chunks(first, pieces),
@@ -418,10 +371,12 @@ def create_app(assistant: Assistant, ui: bool = True) -> FastAPI:
 
 
 def _add_error_handlers(app: FastAPI) -> None:
-    @app.exception_handler(ApiError)
-    async def api_error(request: Request, exc: ApiError) -> JSONResponse:
+    @app.exception_handler(AssistantError)
+    async def refused(request: Request, exc: AssistantError) -> JSONResponse:
         headers = {"WWW-Authenticate": "Bearer"} if exc.status == 401 else None
-        return error_response(exc.status, exc.message, exc.type, exc.code, headers)
+        if not exc.client_error:
+            log.warning("%s %s: %s", request.method, request.url.path, exc)
+        return error_response(exc.status, exc.message, exc.kind, exc.code, headers)
 
     @app.exception_handler(RequestValidationError)
     async def invalid(request: Request, exc: RequestValidationError) -> JSONResponse:
@@ -434,22 +389,6 @@ def _add_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(StarletteHTTPException)
     async def http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:
         return error_response(exc.status_code, str(exc.detail), "invalid_request_error")
-
-    @app.exception_handler(EmptyIndex)
-    async def empty(request: Request, exc: EmptyIndex) -> JSONResponse:
-        return error_response(409, str(exc), "empty_index", "empty_index")
-
-    @app.exception_handler(IndexBusy)
-    async def busy(request: Request, exc: IndexBusy) -> JSONResponse:
-        return error_response(409, str(exc), "index_busy", "index_busy")
-
-    @app.exception_handler(LLMError)
-    async def llm_down(request: Request, exc: LLMError) -> JSONResponse:
-        return error_response(503, str(exc), "llm_unavailable", "llm_unavailable")
-
-    @app.exception_handler(IndexMismatch)
-    async def mismatch(request: Request, exc: IndexMismatch) -> JSONResponse:
-        return error_response(500, str(exc), "index_mismatch", "index_mismatch")
 
     @app.exception_handler(Exception)
     async def unexpected(request: Request, exc: Exception) -> JSONResponse:

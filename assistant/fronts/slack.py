@@ -19,8 +19,8 @@ from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from typing import TYPE_CHECKING, Any, ParamSpec, TypeVar
 
-from assistant.answer.chat import ChatSession
-from assistant.app import Assistant, EmptyIndex
+from assistant.app import Assistant
+from assistant.errors import AssistantError, ConfigError, EmptyIndex
 from assistant.fronts.slack_messages import (
     PERSON_SUBTYPES,
     SlackMessage,
@@ -56,7 +56,7 @@ P = ParamSpec("P")
 T = TypeVar("T")
 
 
-class SlackConfigError(ValueError):
+class SlackConfigError(ConfigError):
     """A token or secret the chosen mode needs is missing or malformed."""
 
 
@@ -232,18 +232,16 @@ class SlackBot:
     ) -> list[SlackMessage]:
         if not question:
             return [notice_message(HINT)]
-        # The thread is the conversation: its id names the session the Assistant keeps.
-        session = (
-            ChatSession(id=f"slack-{channel}-{thread_ts.replace('.', '-')}", turns=history)
-            if history
-            else None
-        )
+        # The thread is the conversation: its messages carry the earlier turns (with their
+        # citations in the message metadata), so any replica can continue it.
         try:
-            answer = self.assistant.ask(question, session=session)
+            answer = self.assistant.ask(question, history=history)
         except EmptyIndex:
             log.error("the index is empty: run `assistant ingest`")
             return [notice_message(EMPTY_INDEX)]
-        except ValueError as exc:  # the question itself is unusable (too long, ...)
+        except AssistantError as exc:
+            if not exc.client_error:
+                raise
             return [notice_message(f"Sorry, I can't answer that: {exc}.")]
         return answer_messages(answer)
 

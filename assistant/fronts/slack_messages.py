@@ -27,9 +27,6 @@ _USER = re.compile(r"<@([A-Z0-9]+)(?:\|([^>]*))?>")
 _CHANNEL = re.compile(r"<#[A-Z0-9]+\|([^>]*)>|<#([A-Z0-9]+)>")
 _SPECIAL = re.compile(r"<![^>|]*(?:\|([^>]*))?>")  # @here, dates, user groups
 _LINK = re.compile(r"<((?:https?|mailto):[^>|]*)(?:\|([^>]*))?>")
-_QUOTE_LINE = re.compile(r"^>\s?\*\[(\d+)\]\*\s?(.*)$")
-_DATE = re.compile(r"\s—\s(\d{4}-\d{2}-\d{2})\b")
-_CODE = re.compile(r"`([^`]+)`")
 
 
 # --- in: Slack text -> plain text ------------------------------------------------------------
@@ -73,7 +70,7 @@ def thread_history(
 
     Each answer's first message carries the turn in its metadata (questions, citations with
     untruncated quotes). Without it (stripped by a proxy, or posted by an older version) the
-    turn is rebuilt from the question that preceded it and the answer's source list.
+    turn is the question that preceded it and the answer's text, without citations.
     """
     turns: list[Turn] = []
     pending: str | None = None  # the last question from a person, not yet answered
@@ -88,13 +85,11 @@ def thread_history(
                 turns.append(_turn_from_payload(payload, msg.get("text", ""), pending))
                 pending, rebuilt = None, None
             elif pending is not None:
-                cits = parse_sources(msg.get("text", ""))
-                # No source list: a refusal or an apology; its question still gives context.
-                rebuilt = Turn(pending, pending, plain_text(msg.get("text", "")), bool(cits), cits)
+                rebuilt = Turn(pending, pending, plain_text(msg.get("text", "")), True, [])
                 turns.append(rebuilt)
                 pending = None
             elif rebuilt is not None:  # the rest of a long answer, split over messages
-                rebuilt.citations.extend(parse_sources(msg.get("text", "")))
+                rebuilt.answer += "\n" + plain_text(msg.get("text", ""))
         elif not msg.get("bot_id") and msg.get("subtype") in PERSON_SUBTYPES:
             pending = plain_text(msg.get("text", ""), bot_user_id) or None
             rebuilt = None
@@ -136,44 +131,6 @@ def _turn_from_payload(payload: dict[str, Any], text: str, pending: str | None) 
         answered=bool(payload.get("answered", True)),
         citations=citations,
     )
-
-
-def parse_sources(text: str) -> list[Citation]:
-    """Citations back from a source list this module wrote (see ``source_entry``)."""
-    out: list[Citation] = []
-    doc: dict[str, str | None] | None = None
-    for line in text.splitlines():
-        q = _QUOTE_LINE.match(line)
-        if q and doc is not None:
-            out.append(
-                Citation(
-                    n=int(q.group(1)),
-                    source=doc["source"] or "",
-                    title=doc["title"] or "",
-                    url=doc["url"],
-                    published=doc["published"],
-                    quote=_unescape(q.group(2)).removesuffix("…"),
-                    start=0,
-                    end=0,
-                )
-            )
-        elif line.startswith(("<http", "*")) and not line.startswith("*Sources*"):
-            link = _LINK.match(line)
-            date = _DATE.search(line)
-            code = _CODE.search(line)
-            url = _unescape(link.group(1)) if link else None
-            title = (link.group(2) or "") if link else line.split(" — ")[0].strip("*")
-            doc = {
-                "title": _unescape(title),
-                "url": url,
-                "published": date.group(1) if date else None,
-                "source": url or (_unescape(code.group(1)) if code else None),
-            }
-    return out
-
-
-def _unescape(s: str) -> str:
-    return s.replace("&lt;", "<").replace("&gt;", ">").replace("&amp;", "&")
 
 
 # --- out: an Answer -> Slack messages --------------------------------------------------------

@@ -24,10 +24,8 @@ from urllib.parse import urlparse
 import gradio as gr
 from fastapi import FastAPI
 
-from assistant.answer.chat import ChatSession
-from assistant.app import NO_ANSWER, Assistant, EmptyIndex
-from assistant.index.store import IndexBusy, IndexMismatch
-from assistant.index.uploads import MAX_FILES, UploadError, save_and_ingest, supported_types
+from assistant.app import NO_ANSWER, Assistant
+from assistant.errors import AssistantError
 from assistant.types import Answer, Citation, Turn
 
 log = logging.getLogger(__name__)
@@ -188,21 +186,20 @@ class WebUI:
         self.assistant = assistant
 
     def _texts(self, turns: list[Turn]) -> dict[str, str]:
-        ids = [c.doc_id for t in turns for c in t.citations if c.doc_id]
-        return self.assistant.store.doc_texts(ids) if ids else {}
+        return self.assistant.document_texts(c.doc_id for t in turns for c in t.citations)
 
-    def respond(self, message: str, session: ChatSession | None) -> Iterator[tuple[Any, ...]]:
-        """Answer ``message`` within the conversation; yields (chat, sources, notice, session,
-        textbox) as the answer streams in."""
-        session = session if isinstance(session, ChatSession) else ChatSession(persist=False)
+    def respond(self, message: str, session: str | None) -> Iterator[tuple[Any, ...]]:
+        """Answer ``message`` within the conversation (``session``, its id, kept by the
+        browser tab); yields (chat, sources, notice, session, textbox) as the answer streams
+        in."""
         question = (message or "").strip()
-        limit = self.assistant.settings.answer.max_question_chars
         if not question:
             raise gr.Error("Type a question first.")
-        if len(question) > limit:
-            raise gr.Error(f"The question is {len(question)} characters; the limit is {limit}.")
-        turn = len(session.turns)
-        shown = [*history(session.turns), _msg("user", _MD_SPECIAL.sub(r"\\\1", question))]
+        # The tab keeps the id; the conversation itself stays in the server's memory.
+        session = session if isinstance(session, str) else self.assistant.new_session(keep=False)
+        turns = self.assistant.conversation(session)
+        turn = len(turns)
+        shown = [*history(turns), _msg("user", _MD_SPECIAL.sub(r"\\\1", question))]
         yield (
             [*shown, _msg("assistant", "_Searching the documents…_")],
             gr.skip(),
@@ -219,7 +216,7 @@ class WebUI:
                 text += piece
                 partial = [*shown, _msg("assistant", answer_markdown(text.strip(), turn))]
                 yield partial, gr.skip(), gr.skip(), session, ""
-        except (EmptyIndex, IndexMismatch, ValueError) as exc:
+        except AssistantError as exc:
             yield [*shown], gr.skip(), notice_update(None, str(exc)), session, ""
             return
         except Exception:
@@ -227,12 +224,11 @@ class WebUI:
             error = "Something went wrong while answering; the server log has the details."
             yield [*shown], gr.skip(), notice_update(None, error), session, ""
             return
-        sources = sources_html(session.turns, self._texts(session.turns))
-        yield history(session.turns), sources, notice_update(answer), session, ""
+        turns = self.assistant.conversation(session)
+        sources = sources_html(turns, self._texts(turns))
+        yield history(turns), sources, notice_update(answer), session, ""
 
-    def respond_example(
-        self, session: ChatSession | None, evt: gr.SelectData
-    ) -> Iterator[tuple[Any, ...]]:
+    def respond_example(self, session: str | None, evt: gr.SelectData) -> Iterator[tuple[Any, ...]]:
         value = evt.value
         yield from self.respond(value.get("text", "") if isinstance(value, dict) else "", session)
 
@@ -243,7 +239,7 @@ class WebUI:
         """Title, date, source and chunk count of every indexed document."""
         try:
             docs = self.assistant.documents()
-        except IndexMismatch as exc:
+        except AssistantError as exc:
             raise gr.Error(str(exc)) from None
         return [[d["title"], d["published"] or "", d["source"], d["chunks"]] for d in docs]
 
@@ -261,10 +257,10 @@ class WebUI:
                 for p in paths
             ]
             try:
-                results, _ = save_and_ingest(
-                    self.assistant, items, progress=lambda total, desc: _Bar(progress, total, desc)
+                results, _ = self.assistant.upload(
+                    items, progress=lambda total, desc: _Bar(progress, total, desc)
                 )
-            except (UploadError, IndexBusy, IndexMismatch) as exc:
+            except AssistantError as exc:
                 raise gr.Error(str(exc)) from None
         lines = []
         for r in results:
@@ -321,10 +317,10 @@ def build(assistant: Assistant) -> gr.Blocks:
             )
             refresh = gr.Button("Refresh", size="sm")
             files = gr.File(
-                label=f"Add documents ({', '.join(supported_types())}; up to "
-                f"{settings.index.max_file_mb:g} MB each, {MAX_FILES} at a time)",
+                label=f"Add documents ({', '.join(assistant.upload_types())}; up to "
+                f"{settings.index.max_file_mb:g} MB each, {assistant.max_upload_files} at a time)",
                 file_count="multiple",
-                file_types=supported_types(),
+                file_types=assistant.upload_types(),
                 type="filepath",
                 elem_id="upload",
             )

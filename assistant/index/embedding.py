@@ -19,6 +19,9 @@ import numpy as np
 from llama_index.core.base.embeddings.base import BaseEmbedding
 from pydantic import PrivateAttr
 
+from assistant.errors import ConfigError
+from assistant.settings import Settings
+
 VENDOR_DIR = Path(__file__).resolve().parent.parent / "_vendor" / "minilm"
 # The model reads at most 256 word pieces; the shipped tokenizer.json would truncate at 128.
 MINILM_MAX_TOKENS = 256
@@ -174,14 +177,31 @@ class SpanVectors:
 EMBEDDERS = {"minilm": (MiniLMEmbedding, MINILM_DIM)}
 
 
-def make_embedder(name: str, batch_size: int = 32, threads: int = 0) -> BaseEmbedding:
-    """The embedder registered under ``name``; unknown names list the known ones."""
-    if name not in EMBEDDERS:
-        known = ", ".join(sorted(EMBEDDERS))
-        raise ValueError(f"unknown embedder {name!r}; choose one of: {known}")
-    cls, _dim = EMBEDDERS[name]
-    return cls(model_name=name, embed_batch_size=batch_size, threads=threads)
+def make_embedder(settings: Settings) -> BaseEmbedding:
+    """The embedder named by ``settings.index.embedder``; unknown names list the known ones."""
+    s = settings.index
+    cls, _dim = _registered(s.embedder)
+    return cls(model_name=s.embedder, embed_batch_size=s.embed_batch_size, threads=s.embed_threads)
 
 
 def embedder_dim(name: str) -> int:
-    return EMBEDDERS[name][1]
+    return _registered(name)[1]
+
+
+def _registered(name: str) -> tuple[type[BaseEmbedding], int]:
+    if name not in EMBEDDERS:
+        known = ", ".join(sorted(EMBEDDERS))
+        raise ConfigError(f"unknown embedder {name!r}; choose one of: {known}")
+    return EMBEDDERS[name]
+
+
+def embed_function(embedder: BaseEmbedding) -> Callable[[list[str]], np.ndarray]:
+    """Texts -> (n, dim) float32 vectors with any llama-index embedder; ours batch natively."""
+    fast = getattr(embedder, "embed_texts", None)
+    if fast is not None:
+        return fast
+
+    def embed(texts: list[str]) -> np.ndarray:
+        return np.asarray(embedder.get_text_embedding_batch(texts), dtype=np.float32)
+
+    return embed

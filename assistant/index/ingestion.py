@@ -14,7 +14,6 @@ import logging
 import os
 import time
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -22,10 +21,11 @@ from llama_index.core.base.embeddings.base import BaseEmbedding
 from llama_index.core.node_parser import SentenceSplitter
 from llama_index.core.schema import Document, MetadataMode, TextNode
 
+from assistant.index.embedding import embed_function
 from assistant.index.readers import ReadError, is_supported, iter_files, read_file_report
 from assistant.index.store import Store, date_int
 from assistant.settings import Settings
-from assistant.types import Source
+from assistant.types import IngestReport, Source
 
 log = logging.getLogger(__name__)
 
@@ -36,38 +36,6 @@ log = logging.getLogger(__name__)
 EMBEDDED_KEYS = ("title",)
 LLM_KEYS = ("title", "published")
 TITLE_MAX_CHARS = 200
-
-
-@dataclass
-class IngestReport:
-    files_seen: int = 0
-    files_read: int = 0
-    files_unchanged: int = 0
-    skipped: list[tuple[str, str]] = field(default_factory=list)
-    docs_added: int = 0
-    docs_updated: int = 0
-    docs_unchanged: int = 0
-    docs_removed: int = 0
-    chunks_added: int = 0
-    chunks_removed: int = 0
-    seconds: float = 0.0
-
-    def to_dict(self) -> dict[str, Any]:
-        d = dict(self.__dict__)
-        d["skipped"] = [{"path": p, "reason": r} for p, r in self.skipped]
-        return d
-
-    def summary(self) -> str:
-        lines = [
-            f"files: {self.files_seen} seen, {self.files_read} read, "
-            f"{self.files_unchanged} unchanged, {len(self.skipped)} skipped",
-            f"documents: {self.docs_added} added, {self.docs_updated} updated, "
-            f"{self.docs_unchanged} unchanged, {self.docs_removed} removed",
-            f"chunks: {self.chunks_added} added, {self.chunks_removed} removed",
-            f"time: {self.seconds:.1f} s",
-        ]
-        lines += [f"skipped {printable(p)}: {printable(r)}" for p, r in self.skipped]
-        return "\n".join(lines)
 
 
 def file_fingerprint(path: Path) -> str:
@@ -129,13 +97,6 @@ def chunk_sources(splitter: SentenceSplitter, sources: list[Source]) -> list[Tex
     return nodes
 
 
-def embed_texts(embedder: BaseEmbedding, texts: list[str]) -> list[list[float]]:
-    fast = getattr(embedder, "embed_texts", None)
-    if fast is not None:
-        return fast(texts).tolist()
-    return embedder.get_text_embedding_batch(texts)
-
-
 def _resolve_root(file: Path, root: Path, corpus_dir: Path) -> Path:
     # A file named directly keeps the same source id as when its corpus folder is ingested.
     try:
@@ -157,12 +118,6 @@ def _rel(file: Path, root: Path) -> str:
         return file.resolve().relative_to(root.resolve()).as_posix()
     except (ValueError, OSError, RuntimeError):
         return file.name
-
-
-def printable(text: str) -> str:
-    """``text`` with control characters escaped, so a hostile file name can't forge lines or
-    send terminal escape sequences through the summary."""
-    return "".join(ch if ch.isprintable() else ascii(ch)[1:-1] for ch in text)
 
 
 ProgressFactory = Callable[[int, str], Any]
@@ -227,6 +182,7 @@ def ingest(
             if old_ids and all(records[i].get("file_hash") == fp for i in old_ids):
                 report.files_unchanged += 1
                 report.docs_unchanged += len(old_ids)
+                report.docs_by_file[key] = len(old_ids)
                 continue
             try:
                 sources, problems = read_file_report(file, root)
@@ -239,6 +195,7 @@ def ingest(
                 continue
             report.files_read += 1
             report.skipped += [(rel, p) for p in problems]
+            report.docs_by_file[key] = len(sources)
             new_ids = {s.doc_id for s in sources}
             for gone in set(old_ids) - new_ids:
                 report.chunks_removed += store.delete_doc(gone)
@@ -350,8 +307,8 @@ _Group = tuple[Source, dict[str, Any], bool, list[TextNode]]
 
 def _embed(batch: list[_Group], embedder: BaseEmbedding) -> None:
     nodes = [n for g in batch for n in g[3]]
-    vectors = embed_texts(
-        embedder, [n.get_content(metadata_mode=MetadataMode.EMBED) for n in nodes]
+    vectors = embed_function(embedder)(
+        [n.get_content(metadata_mode=MetadataMode.EMBED) for n in nodes]
     )
     for node, vec in zip(nodes, vectors, strict=True):
         node.embedding = vec

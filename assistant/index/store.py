@@ -21,6 +21,7 @@ from typing import Any, TypeVar
 
 import numpy as np
 
+from assistant.errors import IndexBusy, IndexMismatch
 from assistant.settings import Settings
 from assistant.types import Chunk, Source
 
@@ -30,14 +31,6 @@ SCHEMA_VERSION = 2
 _T = TypeVar("_T")
 # Chroma needs an embedding per record; document records are looked up by id, never by vector
 # (put_docs gives each a 1-dimensional zero vector).
-
-
-class IndexMismatch(RuntimeError):
-    """The index on disk was built with settings that differ from the current ones."""
-
-
-class IndexBusy(RuntimeError):
-    """Another process is writing to the same on-disk index."""
 
 
 def manifest_for(settings: Settings, dim: int) -> dict[str, Any]:

@@ -12,15 +12,15 @@ import re
 import threading
 import unicodedata
 import uuid
-from collections.abc import Iterable
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable
 from pathlib import Path
-from typing import Any, BinaryIO
+from typing import BinaryIO
 
-from assistant.app import Assistant
-from assistant.index.ingestion import IngestReport, ProgressFactory, file_fingerprint
+from assistant.errors import UploadRejected
+from assistant.index.ingestion import ProgressFactory
 from assistant.index.readers import SIDECAR_SUFFIX, SUPPORTED_SUFFIXES, is_supported
 from assistant.settings import Settings
+from assistant.types import IngestReport, UploadResult
 
 UPLOAD_SUBDIR = "uploads"
 MAX_FILES = 20
@@ -30,26 +30,6 @@ _UNSAFE = re.compile(r"[^\w.\-]+")
 # One upload at a time: replacing a file and ingesting it must not interleave with another
 # upload of the same name.
 _lock = threading.Lock()
-
-
-class UploadError(ValueError):
-    """A rejected upload; ``status`` is the HTTP status that describes it."""
-
-    def __init__(self, message: str, status: int = 422) -> None:
-        super().__init__(message)
-        self.status = status
-
-
-@dataclass
-class UploadResult:
-    name: str  # the name it was saved under
-    source: str  # its source id in the index, e.g. "uploads/report.pdf"
-    indexed: bool
-    documents: int = 0
-    reason: str | None = None  # why it was not indexed, or what in it was skipped
-
-    def to_dict(self) -> dict[str, Any]:
-        return dict(self.__dict__)
 
 
 def upload_dir(settings: Settings) -> Path:
@@ -71,28 +51,28 @@ def safe_name(filename: str) -> str:
         stem, suffix = name, ""
     name = f"{stem[: MAX_NAME_CHARS - len(suffix) - 1]}.{suffix.lower()}" if suffix else stem
     if not name or not stem:
-        raise UploadError(f"unusable file name {filename!r}", 422)
+        raise UploadRejected(f"unusable file name {filename!r}")
     return name[:MAX_NAME_CHARS]
 
 
 def check_upload(filename: str, size: int | None, settings: Settings) -> str:
-    """The name to save ``filename`` under; raises UploadError for a type or size we refuse."""
+    """The name to save ``filename`` under; raises UploadRejected for a type or size we refuse."""
     name = safe_name(filename)
     if name.lower().endswith(SIDECAR_SUFFIX) or not is_supported(Path(name)):
         suffix = Path(name).suffix or "(none)"
-        raise UploadError(
+        raise UploadRejected(
             f"{filename}: unsupported file type {suffix}; use one of "
             + ", ".join(supported_types()),
-            415,
+            status=415,
         )
     limit = settings.index.max_file_mb * 1024 * 1024
     if size is not None and size > limit:
-        raise UploadError(
+        raise UploadRejected(
             f"{filename}: file too large ({size / 1e6:.1f} MB > {settings.index.max_file_mb:g} MB)",
-            413,
+            status=413,
         )
     if size == 0:
-        raise UploadError(f"{filename}: the file is empty", 422)
+        raise UploadRejected(f"{filename}: the file is empty")
     return name
 
 
@@ -103,31 +83,38 @@ def _copy_limited(src: BinaryIO, dest: Path, limit: float, label: str) -> int:
         while chunk := src.read(_COPY_CHUNK):
             written += len(chunk)
             if written > limit:
-                raise UploadError(f"{label}: file too large (> {limit / 1024 / 1024:g} MB)", 413)
+                raise UploadRejected(
+                    f"{label}: file too large (> {limit / 1024 / 1024:g} MB)", status=413
+                )
             out.write(chunk)
     if written == 0:
-        raise UploadError(f"{label}: the file is empty", 422)
+        raise UploadRejected(f"{label}: the file is empty")
     return written
 
 
+Ingest = Callable[[list[Path], ProgressFactory | None], IngestReport]
+
+
 def save_and_ingest(
-    assistant: Assistant,
+    settings: Settings,
+    ingest: Ingest,
     files: Iterable[tuple[str, BinaryIO, int | None]],
     progress: ProgressFactory | None = None,
 ) -> tuple[list[UploadResult], IngestReport]:
     """Check every ``(filename, stream, declared size)`` first (nothing is saved if one is
-    refused), save them, ingest them, and report per file whether it made it into the index.
-    A file the readers reject is removed again, and a file it replaced is put back."""
-    settings = assistant.settings
+    refused), save them, ``ingest`` them, and report per file whether it made it into the
+    index. A file the readers reject is removed again, and a file it replaced is put back."""
     items = list(files)
     if not items:
-        raise UploadError("no file in the upload (send them in the form field 'files')", 422)
+        raise UploadRejected("no file in the upload (send them in the form field 'files')")
     if len(items) > MAX_FILES:
-        raise UploadError(f"{len(items)} files in one upload; the limit is {MAX_FILES}", 413)
+        raise UploadRejected(
+            f"{len(items)} files in one upload; the limit is {MAX_FILES}", status=413
+        )
     names = [check_upload(f, size, settings) for f, _, size in items]
     dupes = {n for n in names if names.count(n) > 1}
     if dupes:
-        raise UploadError("two files would be saved as " + ", ".join(sorted(dupes)), 422)
+        raise UploadRejected("two files would be saved as " + ", ".join(sorted(dupes)))
     folder = upload_dir(settings)
     limit = settings.index.max_file_mb * 1024 * 1024
     with _lock:
@@ -145,19 +132,19 @@ def save_and_ingest(
         backups: dict[Path, Path] = {}
         for tmp, final in staged:
             if not final.resolve().is_relative_to(folder.resolve()):  # belt and braces
-                raise UploadError(f"refusing to write outside {folder}", 422)
+                raise UploadRejected(f"refusing to write outside {folder}")
             if final.exists():
                 backups[final] = final.with_name(f".{final.name}.{uuid.uuid4().hex}.bak")
                 os.replace(final, backups[final])
             os.replace(tmp, final)
         paths = [final for _, final in staged]
         try:
-            report = assistant.ingest(paths, progress=progress)
+            report = ingest(paths, progress)
         except BaseException:
             for path in paths:
                 _restore(path, backups.get(path))
             raise
-        results = _results(assistant, paths, report)
+        results = _results(settings, paths, report)
         for path, result in zip(paths, results, strict=True):
             if result.indexed:
                 if path in backups:
@@ -173,14 +160,12 @@ def _restore(path: Path, backup: Path | None) -> None:
         os.replace(backup, path)
 
 
-def _results(assistant: Assistant, paths: list[Path], report: IngestReport) -> list[UploadResult]:
-    records = assistant.store.doc_records()
-    corpus = assistant.settings.index.corpus_dir.resolve()
+def _results(settings: Settings, paths: list[Path], report: IngestReport) -> list[UploadResult]:
+    corpus = settings.index.corpus_dir.resolve()
     out = []
     for path in paths:
-        key, fp = str(path.resolve()), file_fingerprint(path)
         source = path.resolve().relative_to(corpus).as_posix()
-        docs = sum(1 for r in records.values() if r.get("file") == key and r.get("file_hash") == fp)
+        docs = report.docs_by_file.get(str(path.resolve()), 0)
         reasons = [r for p, r in report.skipped if p == source]
         out.append(
             UploadResult(
@@ -198,7 +183,7 @@ def safe_upload_path(folder: Path, name: str) -> Path:
     """Where to store an upload called ``name``: always a plain file directly in ``folder``.
 
     The name is cleaned by ``safe_name`` (folders, control and invisible characters, leading
-    dots gone). Raises ``UploadError`` (a ValueError, status 422) when nothing usable is left
+    dots gone). Raises ``UploadRejected`` (a ValueError, status 422) when nothing usable is left
     or when the path is taken by something other than a regular file: a folder, or a symbolic
     link, which could point anywhere. The folder is created if missing; the file is not.
     """
@@ -206,7 +191,7 @@ def safe_upload_path(folder: Path, name: str) -> Path:
     base.mkdir(parents=True, exist_ok=True)
     target = base / safe_name(name)
     if target.is_symlink() or (target.exists() and not target.is_file()):
-        raise UploadError(f"{target.name!r} exists in the upload folder and is not a file", 422)
+        raise UploadRejected(f"{target.name!r} exists in the upload folder and is not a file")
     if target.resolve().parent != base:  # belt and braces: never outside the folder
-        raise UploadError(f"unusable file name {name!r}", 422)
+        raise UploadRejected(f"unusable file name {name!r}")
     return target

@@ -14,9 +14,10 @@ process sharing a Chroma server rebuilds it when another process changed the col
 from __future__ import annotations
 
 import logging
+import math
 import shutil
 import threading
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
 from typing import Any
@@ -38,7 +39,7 @@ from assistant.index.store import Store, chunk_from, date_int
 from assistant.search.recency import date_prior, default_window, parse_iso, relative_window
 from assistant.settings import Settings
 from assistant.text import jaccard, words
-from assistant.types import Hit
+from assistant.types import Filters, Hit
 
 log = logging.getLogger(__name__)
 
@@ -46,46 +47,31 @@ DENSE, LEXICAL = 0, 1
 WORD_SET_CACHE = 20000  # chunks' word sets kept for de-duplication (chunk ids are stable)
 
 
-@dataclass
-class Filters:
-    """Restrict retrieval by publication date (inclusive ISO dates) or by source."""
+def metadata_filters(f: Filters) -> MetadataFilters | None:
+    """The filters as Chroma metadata filters (dates compare as YYYYMMDD integers)."""
+    items: list[MetadataFilter] = []
+    if f.since:
+        items.append(
+            MetadataFilter(key="pub_int", value=date_int(f.since), operator=FilterOperator.GTE)
+        )
+    if f.until:
+        items.append(
+            MetadataFilter(key="pub_int", value=date_int(f.until), operator=FilterOperator.LTE)
+        )
+    if f.sources:
+        items.append(MetadataFilter(key="source", value=f.sources, operator=FilterOperator.IN))
+    if not items:
+        return None
+    return MetadataFilters(filters=items, condition=FilterCondition.AND)
 
-    since: str | None = None
-    until: str | None = None
-    sources: list[str] = field(default_factory=list)
 
-    def __bool__(self) -> bool:
-        return bool(self.since or self.until or self.sources)
-
-    def to_metadata_filters(self) -> MetadataFilters | None:
-        items: list[MetadataFilter] = []
-        if self.since:
-            items.append(
-                MetadataFilter(
-                    key="pub_int", value=date_int(self.since), operator=FilterOperator.GTE
-                )
-            )
-        if self.until:
-            items.append(
-                MetadataFilter(
-                    key="pub_int", value=date_int(self.until), operator=FilterOperator.LTE
-                )
-            )
-        if self.sources:
-            items.append(
-                MetadataFilter(key="source", value=self.sources, operator=FilterOperator.IN)
-            )
-        if not items:
-            return None
-        return MetadataFilters(filters=items, condition=FilterCondition.AND)
-
-    def accepts(self, meta: dict[str, Any]) -> bool:
-        pub = int(meta.get("pub_int") or 0)
-        if self.since and pub < date_int(self.since):
-            return False
-        if self.until and (pub == 0 or pub > date_int(self.until)):
-            return False
-        return not (self.sources and meta.get("source") not in self.sources)
+def accepts(f: Filters, meta: dict[str, Any]) -> bool:
+    pub = int(meta.get("pub_int") or 0)
+    if f.since and pub < date_int(f.since):
+        return False
+    if f.until and (pub == 0 or pub > date_int(f.until)):
+        return False
+    return not (f.sources and meta.get("source") not in f.sources)
 
 
 class WeightedRRFRetriever(QueryFusionRetriever):
@@ -153,7 +139,7 @@ class _BM25Filtered(BaseRetriever):
         with self._lock:
             self._bm25.similarity_top_k = min(size, depth)
             hits = self._bm25.retrieve(query_bundle)
-        return [h for h in hits if self._filters.accepts(h.node.metadata)][: self._k]
+        return [h for h in hits if accepts(self._filters, h.node.metadata)][: self._k]
 
 
 class Retriever:
@@ -233,6 +219,25 @@ class Retriever:
                 log.warning("could not cache BM25 index at %s: %s", cache, exc)
         return r
 
+    def idf(self, term: str) -> float | None:
+        """Inverse document frequency of a stemmed term over the chunks; None if unseen."""
+        bm25 = self.bm25()
+        if bm25 is None:
+            return None
+        model = bm25.bm25
+        tid = model.vocab_dict.get(term)
+        if tid is None:
+            return None
+        indptr = model.scores["indptr"]
+        df = int(indptr[tid + 1] - indptr[tid])
+        n = int(model.scores["num_docs"])
+        return math.log(1 + (n - df + 0.5) / (df + 0.5))
+
+    def warm_up(self) -> None:
+        """Load the keyword index and open the vector index before the first question."""
+        self.bm25()
+        self._vector()
+
     @staticmethod
     def _size_of(r: Any) -> int:
         return int(r.bm25.scores.get("num_docs", 0))
@@ -264,9 +269,7 @@ class Retriever:
         bm25 = self.bm25()
         if bm25 is None:
             return []
-        dense = self._vector().as_retriever(
-            similarity_top_k=k, filters=filters.to_metadata_filters()
-        )
+        dense = self._vector().as_retriever(similarity_top_k=k, filters=metadata_filters(filters))
         lexical = _BM25Filtered(bm25, filters, k, self._bm25_query_lock)
         fusion = WeightedRRFRetriever(
             [dense, lexical],
