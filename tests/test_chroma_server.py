@@ -103,12 +103,12 @@ def test_a_long_lived_reader_sees_another_writer_without_restarting(
     writer.ingest()
     before = reader.ask(FLOOD_QUESTION)
     assert not any(c.source == "flood.txt" for c in before.citations)
-    revision = reader.retriever._bm25_revision
+    revision = reader.retriever.keyword._revision
 
     (corpus / "flood.txt").write_text(FLOOD, encoding="utf-8")
     assert writer.ingest().docs_added == 1
     after = reader.ask(FLOOD_QUESTION)
-    assert reader.retriever._bm25_revision not in (None, revision)
+    assert reader.retriever.keyword._revision not in (None, revision)
     flood_hits = [h for h in after.retrieved if h.chunk.source == "flood.txt"]
     # Found by both retrievers: the BM25 side was rebuilt, not only the dense side.
     assert flood_hits and flood_hits[0].lexical is not None and flood_hits[0].dense is not None
@@ -116,9 +116,9 @@ def test_a_long_lived_reader_sees_another_writer_without_restarting(
     assert "stadium" in after.answer
 
     # And it is refreshed only when something changed.
-    bm25 = reader.retriever.bm25()
+    loaded = reader.retriever.keyword._current()
     writer.ingest()  # nothing to do: no new revision
-    assert reader.retriever.bm25() is bm25
+    assert reader.retriever.keyword._current() is loaded
 
 
 def test_second_writer_is_refused_while_the_lease_is_held(

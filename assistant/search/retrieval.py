@@ -14,12 +14,9 @@ process sharing a Chroma server rebuilds it when another process changed the col
 from __future__ import annotations
 
 import logging
-import math
-import shutil
 import threading
 from dataclasses import dataclass
 from datetime import date
-from pathlib import Path
 from typing import Any
 
 from llama_index.core import VectorStoreIndex
@@ -27,7 +24,7 @@ from llama_index.core.base.embeddings.base import BaseEmbedding
 from llama_index.core.llms import MockLLM
 from llama_index.core.retrievers import BaseRetriever, QueryFusionRetriever
 from llama_index.core.retrievers.fusion_retriever import FUSION_MODES
-from llama_index.core.schema import BaseNode, NodeWithScore, QueryBundle, TextNode
+from llama_index.core.schema import BaseNode, NodeWithScore, QueryBundle
 from llama_index.core.vector_stores.types import (
     FilterCondition,
     FilterOperator,
@@ -36,6 +33,7 @@ from llama_index.core.vector_stores.types import (
 )
 
 from assistant.index.store import Store, chunk_from, date_int
+from assistant.search.keyword import Bm25Index, KeywordIndex
 from assistant.search.recency import date_prior, default_window, parse_iso, relative_window
 from assistant.settings import Settings
 from assistant.text import jaccard, words
@@ -117,29 +115,17 @@ class WeightedRRFRetriever(QueryFusionRetriever):
         return out
 
 
-class _BM25Filtered(BaseRetriever):
-    """BM25 with metadata filters applied after scoring (bm25s has no metadata index).
+class _KeywordRetriever(BaseRetriever):
+    """The keyword index as a llama-index retriever, so the fusion retriever can take it."""
 
-    The shared BM25Retriever reads its depth from ``similarity_top_k``; setting it and
-    retrieving happen under one lock so concurrent questions (one filtered, one not) cannot
-    change each other's depth.
-    """
-
-    def __init__(self, bm25: Any, filters: Filters, k: int, lock: threading.Lock) -> None:
+    def __init__(self, index: KeywordIndex, filters: Filters, k: int) -> None:
         super().__init__()
-        self._bm25 = bm25
+        self._index = index
         self._filters = filters
         self._k = k
-        self._lock = lock
 
     def _retrieve(self, query_bundle: QueryBundle) -> list[NodeWithScore]:
-        size = int(self._bm25.bm25.scores.get("num_docs", 0))
-        # Filtering after scoring needs a deeper list to keep k candidates that pass.
-        depth = self._k * 10 if self._filters else self._k
-        with self._lock:
-            self._bm25.similarity_top_k = min(size, depth)
-            hits = self._bm25.retrieve(query_bundle)
-        return [h for h in hits if accepts(self._filters, h.node.metadata)][: self._k]
+        return self._index.search(query_bundle.query_str, self._k, self._filters)
 
 
 class Retriever:
@@ -152,11 +138,9 @@ class Retriever:
         self._vector_index: VectorStoreIndex | None = None
         self._generation = -1
         self._lock = threading.Lock()
-        self._bm25_query_lock = threading.Lock()
-        self._bm25: Any = None
-        self._bm25_revision: str | None = None
-        self._newest: tuple[str | None, date | None] = (None, None)
+        self.keyword: KeywordIndex = Bm25Index(store, settings)
         self._word_sets: dict[str, frozenset[str]] = {}
+        self._word_sets_revision: str | None = None
 
     def _vector(self) -> VectorStoreIndex:
         """The dense index over the store's current chunk collection (a rebuild, here or in
@@ -172,86 +156,19 @@ class Retriever:
                 )
             return self._vector_index
 
-    # --- BM25 -----------------------------------------------------------------------------
-    def _bm25_dir(self, revision: str) -> Path | None:
-        if self.settings.index.chroma_url:
-            return None  # shared index: the cache would be per machine; rebuild in memory
-        return (
-            self.settings.index.index_dir / "bm25" / f"{self.settings.index.collection}-{revision}"
-        )
-
-    def bm25(self) -> Any:
-        """The BM25 retriever for the current index revision (None when the index is empty)."""
-        revision = self.store.revision()
-        with self._lock:
-            if self._bm25_revision == revision:
-                return self._bm25
-            self._bm25 = self._load_or_build_bm25(revision)
-            self._bm25_revision = revision
-            self._word_sets.clear()  # an updated document keeps its chunk ids
-            return self._bm25
-
-    def _load_or_build_bm25(self, revision: str) -> Any:
-        from llama_index.retrievers.bm25 import BM25Retriever
-
-        k = self.settings.retrieval.candidate_k
-        cache = self._bm25_dir(revision)
-        if cache is not None and (cache / "retriever.json").is_file():
-            try:
-                r = BM25Retriever.from_persist_dir(str(cache), show_progress=False)
-                r.similarity_top_k = min(k, self._size_of(r))
-                return r
-            except Exception as exc:  # a damaged cache is rebuilt, not fatal
-                log.warning("BM25 cache at %s unusable (%s); rebuilding", cache, exc)
-        nodes: list[BaseNode] = [
-            _node_for_bm25(c.id, c.text, meta) for c, meta in self.store.all_chunks()
-        ]
-        if not nodes:
-            return None
-        r = BM25Retriever.from_defaults(nodes=nodes, similarity_top_k=min(k, len(nodes)))
-        if cache is not None:
-            try:
-                if cache.parent.is_dir():
-                    shutil.rmtree(cache.parent)  # older revisions are never read again
-                cache.mkdir(parents=True, exist_ok=True)
-                r.persist(str(cache), show_progress=False)
-            except OSError as exc:
-                log.warning("could not cache BM25 index at %s: %s", cache, exc)
-        return r
-
+    # --- keyword side ---------------------------------------------------------------------
     def idf(self, term: str) -> float | None:
         """Inverse document frequency of a stemmed term over the chunks; None if unseen."""
-        bm25 = self.bm25()
-        if bm25 is None:
-            return None
-        model = bm25.bm25
-        tid = model.vocab_dict.get(term)
-        if tid is None:
-            return None
-        indptr = model.scores["indptr"]
-        df = int(indptr[tid + 1] - indptr[tid])
-        n = int(model.scores["num_docs"])
-        return math.log(1 + (n - df + 0.5) / (df + 0.5))
-
-    def warm_up(self) -> None:
-        """Load the keyword index and open the vector index before the first question."""
-        self.bm25()
-        self._vector()
-
-    @staticmethod
-    def _size_of(r: Any) -> int:
-        return int(r.bm25.scores.get("num_docs", 0))
+        return self.keyword.idf(term)
 
     def newest_date(self) -> date | None:
         """Publication date of the newest chunk in the index: the default ``as_of``."""
-        bm25 = self.bm25()
-        revision = self._bm25_revision
-        if bm25 is None:
-            return None
-        if self._newest[0] != revision:
-            pubs = [int(m.get("pub_int") or 0) for m in bm25.corpus]
-            self._newest = (revision, parse_iso(str(max(pubs, default=0))))
-        return self._newest[1]
+        return self.keyword.newest_date()
+
+    def warm_up(self) -> None:
+        """Load the keyword index and open the vector index before the first question."""
+        self.keyword.warm_up()
+        self._vector()
 
     # --- retrieval ------------------------------------------------------------------------
     def retrieve(
@@ -266,11 +183,13 @@ class Retriever:
         top_k = top_k or s.retrieval.top_k
         filters = filters or Filters()
         k = s.retrieval.candidate_k
-        bm25 = self.bm25()
-        if bm25 is None:
-            return []
+        revision = self.store.revision()
+        with self._lock:
+            if self._word_sets_revision != revision:
+                self._word_sets.clear()  # an updated document keeps its chunk ids
+                self._word_sets_revision = revision
         dense = self._vector().as_retriever(similarity_top_k=k, filters=metadata_filters(filters))
-        lexical = _BM25Filtered(bm25, filters, k, self._bm25_query_lock)
+        lexical = _KeywordRetriever(self.keyword, filters, k)
         fusion = WeightedRRFRetriever(
             [dense, lexical],
             weights=[s.retrieval.dense_weight, s.retrieval.bm25_weight],
@@ -361,19 +280,3 @@ def _diversify(cands: list[_Candidate]) -> list[_Candidate]:
         keyed.append((nth, i, c))
     keyed.sort(key=lambda t: (t[0], t[1]))
     return [c for _, _, c in keyed]
-
-
-def _node_for_bm25(cid: str, text: str, meta: dict[str, Any]) -> TextNode:
-    keep = {
-        k: meta.get(k)
-        for k in ("title", "published", "doc_id", "source", "url", "start", "end", "pub_int")
-        if meta.get(k) is not None
-    }
-    excluded = [k for k in keep if k not in ("title",)]
-    return TextNode(
-        id_=cid,
-        text=text,
-        metadata=keep,
-        excluded_embed_metadata_keys=excluded,
-        excluded_llm_metadata_keys=excluded,
-    )
