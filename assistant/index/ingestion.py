@@ -264,9 +264,6 @@ def _write_pending(
         return
     from concurrent.futures import Future, ThreadPoolExecutor
 
-    from llama_index.vector_stores.chroma import ChromaVectorStore
-
-    vector_store = ChromaVectorStore(chroma_collection=store.chunks)
     splitter = make_splitter(settings)
     # Chunk up front (milliseconds a document) so the bar can count chunks, the unit of
     # embedding work.
@@ -285,7 +282,7 @@ def _write_pending(
         batches[-1].append(group)
         size += len(group[3])
     # Writing a batch to Chroma overlaps with embedding the next one; batches are written in
-    # order, one at a time, so the write order of _write_batch holds per batch.
+    # order, one at a time, so the store's write order holds per batch.
     with ThreadPoolExecutor(1, thread_name_prefix="ingest-write") as writer:
         written: Future[None] | None = None
         for batch in batches:
@@ -295,7 +292,7 @@ def _write_pending(
             _embed(batch, embedder)
             if written is not None:
                 written.result()  # re-raises a failed write before more work is queued
-            written = writer.submit(_write_batch, batch, store, vector_store, report, bar, done)
+            written = writer.submit(_write_batch, batch, store, report, bar, done)
         if written is not None:
             written.result()
     if bar is not None:
@@ -315,41 +312,18 @@ def _embed(batch: list[_Group], embedder: BaseEmbedding) -> None:
 
 
 def _write_batch(
-    batch: list[_Group],
-    store: Store,
-    vector_store: Any,
-    report: IngestReport,
-    bar: Any,
-    done: list[int],
+    batch: list[_Group], store: Store, report: IngestReport, bar: Any, done: list[int]
 ) -> None:
-    """Write one embedded batch of documents, in an order that survives a kill anywhere.
-
-    1. every record of the batch is written with hash "pending" (a kill from here on leaves
-       records that never match, so the next run redoes these documents);
-    2. their old chunks are deleted and the new ones added;
-    3. the records are written with their real hash and chunk count.
-    A run that finds a final record whose chunk count disagrees with the stored chunks, or
-    chunks without a record, repairs that too (``_repair``).
-    """
-    store.check_writer()  # embedding is the long part: the lease may have gone meanwhile
-    nodes = [n for g in batch for n in g[3]]
-    log.debug("writing %d documents, %d chunks", len(batch), len(nodes))
-    store.put_docs(
-        [(src, {**record, "hash": "pending", "file_hash": ""}) for src, record, *_ in batch]
-    )
-    report.chunks_removed += store.delete_chunks_of(*(src.doc_id for src, *_ in batch))
-    if nodes:
-        vector_store.add(nodes)
-    store.put_docs(
-        [(src, {**record, "chunks": len(doc_nodes)}) for src, record, _, doc_nodes in batch]
-    )
+    nodes = sum(len(g[3]) for g in batch)
+    log.debug("writing %d documents, %d chunks", len(batch), nodes)
+    report.chunks_removed += store.write_documents([(src, rec, ns) for src, rec, _, ns in batch])
     for _src, _record, is_update, doc_nodes in batch:
         report.chunks_added += len(doc_nodes)
         if is_update:
             report.docs_updated += 1
         else:
             report.docs_added += 1
-    done[0] += len(nodes)
+    done[0] += nodes
     log.info("indexed %d/%d chunks (%d documents in this batch)", done[0], done[1], len(batch))
     if bar is not None:
-        bar.update(len(nodes))
+        bar.update(nodes)

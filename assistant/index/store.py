@@ -87,6 +87,7 @@ class Store:
             self.check_manifest()
 
     def _open(self) -> None:
+        self._vector_store: Any = None
         self.chunks = self.client.get_or_create_collection(
             self.settings.index.collection,
             embedding_function=None,
@@ -125,6 +126,40 @@ class Store:
             self._open()
             self.generation += 1
             self._touch()
+
+    @property
+    def vector_store(self) -> Any:
+        """llama-index's ``ChromaVectorStore`` over the chunk collection (new after a rebuild):
+        the one handle ingestion writes and retrieval searches through."""
+        from llama_index.vector_stores.chroma import ChromaVectorStore
+
+        with self._reopen_lock:
+            if self._vector_store is None:
+                self._vector_store = ChromaVectorStore(chroma_collection=self.chunks)
+            return self._vector_store
+
+    def write_documents(self, batch: list[tuple[Source, dict[str, Any], list[Any]]]) -> int:
+        """Replace the chunks of a batch of documents, in an order that survives a kill
+        anywhere; returns how many old chunks were removed. ``batch`` holds each document
+        with its record (metadata, content hash) and its embedded llama-index nodes.
+
+        1. every record of the batch is written with hash "pending" (a kill from here on leaves
+           records that never match, so the next run redoes these documents);
+        2. their old chunks are deleted and the new ones added;
+        3. the records are written with their real hash and chunk count.
+        A run that finds a final record whose chunk count disagrees with the stored chunks, or
+        chunks without a record, repairs that too (ingestion's ``_repair``).
+        """
+        self.check_writer()  # embedding is the long part: the lease may have gone meanwhile
+        self.put_docs(
+            [(src, {**record, "hash": "pending", "file_hash": ""}) for src, record, _ in batch]
+        )
+        removed = self.delete_chunks_of(*(src.doc_id for src, _, _ in batch))
+        nodes = [n for _, _, doc_nodes in batch for n in doc_nodes]
+        if nodes:
+            self.vector_store.add(nodes)
+        self.put_docs([(src, {**record, "chunks": len(ns)}) for src, record, ns in batch])
+        return removed
 
     # --- documents ------------------------------------------------------------------------
     def doc_records(self) -> dict[str, dict[str, Any]]:

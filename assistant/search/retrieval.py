@@ -145,13 +145,11 @@ class Retriever:
     def _vector(self) -> VectorStoreIndex:
         """The dense index over the store's current chunk collection (a rebuild, here or in
         another process, replaces the collection: the old handle would point at nothing)."""
-        from llama_index.vector_stores.chroma import ChromaVectorStore
-
         with self._lock:
             if self._vector_index is None or self._generation != self.store.generation:
                 self._generation = self.store.generation
                 self._vector_index = VectorStoreIndex.from_vector_store(
-                    ChromaVectorStore(chroma_collection=self.store.chunks),
+                    self.store.vector_store,
                     embed_model=self.embedder,
                 )
             return self._vector_index
