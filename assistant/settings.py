@@ -189,10 +189,11 @@ class AnswerSettings(_Group):
 class LLMSettings(_Group):
     """An optional LLM that writes the answer (verified claim by claim before it is shown)."""
 
-    backend: Literal["none", "openai", "ollama"] = Field(
+    backend: str = Field(
         "none",
         description="Answering backend: 'none' = extractive, offline; 'openai' = any "
-        "OpenAI-compatible server (llm_base_url); 'ollama' = an Ollama server (ollama_url).",
+        "OpenAI-compatible server (llm_base_url); 'ollama' = an Ollama server (ollama_url); "
+        "or a backend registered with assistant.answer.llms.register_llm.",
     )
     base_url: str | None = Field(
         None, description="Base URL of an OpenAI-compatible server (llm='openai')."

@@ -26,6 +26,12 @@ QUESTION_WORDS = frozenset(
     ["what", "which", "who", "whom", "whose", "when", "where", "why", "how", "did", "does", "do"]
 )
 
+# Our citation markers, "[1]", "[1, 2]", "[1-3]": what answers carry and what a document's
+# own brackets must never be mistaken for.
+MARKER = re.compile(r"\[(\s*\d+(?:\s*[,;–-]\s*\d+)*\s*)\]")
+# A reasoning model's scratchpad, closed or cut off.
+THINKING = re.compile(r"<think>.*?(?:</think>|$)", re.S | re.I)
+
 _WORD = re.compile(r"[\w][\w'’-]*\w|\w", re.UNICODE)
 # A sentence ends at . ! ? (plus closing quotes/brackets) followed by space and a likely start.
 _BOUNDARY = re.compile(r"(?<=[.!?])[\"'”’)\]]*\s+(?=[\"'“‘(\[]?[A-Z0-9])")
@@ -103,6 +109,14 @@ def question_entities(question: str) -> list[str]:
             continue
         out.append(w.lower())
     return list(dict.fromkeys(out))
+
+
+def strip_markers(text: str) -> str:
+    return re.sub(r"\s*" + MARKER.pattern, "", text)
+
+
+def strip_thinking(text: str) -> str:
+    return THINKING.sub("", text)
 
 
 def jaccard(a: frozenset[str], b: frozenset[str]) -> float:

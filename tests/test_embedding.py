@@ -5,7 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from assistant.index.embedding import MINILM_DIM, make_embedder
+from assistant.index.embedders.minilm import MINILM_DIM
+from assistant.index.embedding import make_embedder
 from assistant.settings import Settings
 
 

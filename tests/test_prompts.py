@@ -10,9 +10,11 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from assistant.answer.llm import INSTALL_HINT, LLMNotInstalled, make_llm, parse_standalone
+from assistant.answer.llm import parse_standalone
+from assistant.answer.llms import INSTALL_HINT, make_llm
 from assistant.answer.prompts import PROMPTS_DIR, TEMPLATES, PromptError, load_prompts, neutralise
 from assistant.app import Assistant
+from assistant.errors import LLMNotInstalled
 from assistant.fronts.cli import app as cli_app
 from assistant.settings import Settings
 from tests.conftest import make_settings

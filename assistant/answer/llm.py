@@ -9,7 +9,6 @@ so the caller can fall back to the extractive answer or report the error, per
 
 from __future__ import annotations
 
-import importlib.util
 import logging
 import re
 import threading
@@ -22,18 +21,16 @@ from typing import Any
 import numpy as np
 
 from assistant.answer.extractive import NO_ANSWER, Draft, located
+from assistant.answer.llms import check_installed, llm_spec, make_llm
 from assistant.answer.prompts import Prompts, attribute, neutralise
 from assistant.answer.verification import Evidence, Verifier
-from assistant.errors import LLMNotInstalled, LLMUnavailable
+from assistant.errors import ConfigError, LLMUnavailable
 from assistant.settings import Settings
-from assistant.text import sentence_spans
+from assistant.text import sentence_spans, strip_markers, strip_thinking
 from assistant.types import Hit, Turn
 
 log = logging.getLogger(__name__)
 
-INSTALL_HINT = "pip install 'newsroom-assistant[llm]'"
-BACKEND_MODULES = {"openai": "llama_index.llms.openai_like", "ollama": "llama_index.llms.ollama"}
-OPENAI_DEFAULT_URL = "https://api.openai.com/v1"
 MESSAGE_OVERHEAD = 16  # tokens a chat template adds around each message
 MIN_EVIDENCE_TOKENS = 200  # below this, the context setting leaves no room to answer
 HISTORY_TURNS = 3  # earlier turns shown to the model when condensing a follow-up
@@ -41,62 +38,15 @@ HISTORY_ANSWER_CHARS = 600
 
 
 def check_backend(settings: Settings) -> None:
-    """Fail at start, with the install command, when the chosen backend is missing."""
-    module = BACKEND_MODULES.get(settings.llm.backend)
-    if module is None:
-        return
-    try:
-        found = importlib.util.find_spec(module) is not None
-    except ModuleNotFoundError:
-        found = False
-    if not found:
-        raise LLMNotInstalled(
-            f"llm={settings.llm.backend!r} needs the LLM backends: {INSTALL_HINT}"
-        )
+    """Fail at start, with the install command, when the chosen backend is missing or its
+    context settings leave no room for evidence."""
+    check_installed(settings.llm.backend)
     if settings.llm.context_tokens - settings.llm.max_tokens < 2 * MIN_EVIDENCE_TOKENS:
-        raise ValueError(
+        raise ConfigError(
             f"llm_context_tokens ({settings.llm.context_tokens}) leaves no room for evidence "
             f"after llm_max_tokens ({settings.llm.max_tokens}): raise the first or lower the "
             "second"
         )
-
-
-def make_llm(settings: Settings) -> Any:
-    """The llama-index LLM for ``settings.llm.backend``. Retries are ours (see ``generate``): the
-    client's own would multiply with llama-index's and ignore what was already streamed."""
-    try:
-        if settings.llm.backend == "openai":
-            from llama_index.llms.openai_like import OpenAILike
-
-            return OpenAILike(
-                model=settings.llm.model,
-                api_base=settings.llm.base_url or OPENAI_DEFAULT_URL,
-                # servers such as llama.cpp take no key, but the client insists on one
-                api_key=settings.llm.key() or "no-key",
-                is_chat_model=settings.llm.chat,
-                context_window=settings.llm.context_tokens,
-                max_tokens=settings.llm.max_tokens,
-                temperature=settings.llm.temperature,
-                timeout=settings.llm.timeout,
-                max_retries=0,
-            )
-        if settings.llm.backend == "ollama":
-            from llama_index.llms.ollama import Ollama
-
-            return Ollama(
-                model=settings.llm.model,
-                base_url=settings.llm.ollama_url,
-                request_timeout=settings.llm.timeout,
-                # explicit, or Ollama truncates the prompt to its small default window
-                context_window=settings.llm.context_tokens,
-                temperature=settings.llm.temperature,
-                additional_kwargs={"num_predict": settings.llm.max_tokens},
-            )
-    except ImportError as exc:
-        raise LLMNotInstalled(
-            f"llm={settings.llm.backend!r} needs the LLM backends: {INSTALL_HINT} ({exc})"
-        ) from exc
-    raise ValueError(f"unknown llm backend {settings.llm.backend!r}; choose none, openai or ollama")
 
 
 def _transport_errors() -> tuple[type[BaseException], ...]:
@@ -223,7 +173,7 @@ def render_evidence(evidence: list[Evidence]) -> str:
 def render_history(history: list[Turn]) -> str:
     lines = []
     for t in history[-HISTORY_TURNS:]:
-        answer = re.sub(r"\s*\[\d+\]", "", t.answer).strip()
+        answer = strip_markers(t.answer).strip()
         if len(answer) > HISTORY_ANSWER_CHARS:
             answer = answer[:HISTORY_ANSWER_CHARS].rsplit(" ", 1)[0] + " …"
         lines.append(f"User: {neutralise(t.question)}\nAssistant: {neutralise(answer)}")
@@ -233,7 +183,7 @@ def render_history(history: list[Turn]) -> str:
 def parse_standalone(reply: str, question: str, limit: int) -> str:
     """The model's one-line question, without labels or quotes; the question itself when the
     reply is unusable (empty, a refusal, an essay)."""
-    reply = re.sub(r"<think>.*?(?:</think>|$)", "", reply, flags=re.S | re.I)
+    reply = strip_thinking(reply)
     lines = [ln.strip() for ln in reply.strip().splitlines() if ln.strip()]
     if not lines:
         return question
@@ -260,11 +210,7 @@ class LLMAnswerer:
         self.verifier = Verifier(settings, embed, idf)
         self._lock = threading.Lock()
         self._llm: Any = None
-        if settings.llm.backend == "ollama":
-            self.where = f"Ollama at {settings.llm.ollama_url} (model {settings.llm.model})"
-        else:
-            url = settings.llm.base_url or OPENAI_DEFAULT_URL
-            self.where = f"LLM server at {url} (model {settings.llm.model})"
+        self.where = llm_spec(settings.llm.backend).where(settings)
 
     @property
     def llm(self) -> Any:

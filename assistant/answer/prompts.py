@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from assistant.errors import ConfigError
+from assistant.text import MARKER
 
 PROMPTS_DIR = Path(__file__).resolve().parents[2] / "prompts"
 
@@ -38,8 +39,6 @@ TEMPLATES: dict[str, tuple[frozenset[str], frozenset[str]]] = {
 _TAG = re.compile(
     r"[<＜]\s*/?\s*(evidence|conversation|question|system|instructions?)\b[^<>＜＞]*[>＞]?", re.I
 )
-# "[3]" inside a document would read as a citation marker of ours.
-_MARKER = re.compile(r"\[(\s*\d+(?:\s*[,;–-]\s*\d+)*\s*)\]")
 
 
 class PromptError(ConfigError):
@@ -123,7 +122,8 @@ def _names(names: frozenset[str]) -> str:
 def neutralise(text: str) -> str:
     """Untrusted text made unable to pose as our delimiters or citation markers."""
     text = _TAG.sub(lambda m: re.sub("[<＜]", "‹", re.sub("[>＞]", "›", m.group(0))), text)
-    return _MARKER.sub(lambda m: f"({m.group(1).strip()})", text)
+    # "[3]" inside a document would read as a citation marker of ours.
+    return MARKER.sub(lambda m: f"({m.group(1).strip()})", text)
 
 
 def attribute(value: str) -> str:

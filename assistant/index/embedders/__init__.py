@@ -1,0 +1,1 @@
+"""Built-in embedding backends, one module each (see assistant/index/embedding.py)."""
