@@ -21,7 +21,9 @@ from pathlib import Path
 from assistant.errors import ConfigError
 from assistant.text import MARKER
 
-PROMPTS_DIR = Path(__file__).resolve().parents[2] / "prompts"
+# The repository's prompts/ folder, shipped inside the package as assistant/_prompts (a
+# symlink in the repository, real files in a wheel), so both kinds of install find it.
+PROMPTS_DIR = Path(__file__).resolve().parents[1] / "_prompts"
 
 # file -> (variables it must use, variables it may use)
 TEMPLATES: dict[str, tuple[frozenset[str], frozenset[str]]] = {
