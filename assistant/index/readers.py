@@ -67,6 +67,9 @@ def iter_files(
     regular files (broken or looping links, pipes, sockets, devices: reading a pipe would
     block for ever) are never yielded; with ``rejected`` they are appended to it as
     ``(path, root, reason)`` so the caller can report them.
+
+    Not llama-index's ``SimpleDirectoryReader``: at 0.14.25 it lists FIFOs and broken links as
+    input files (reading a FIFO blocks for ever) and reports nothing about what it skipped.
     """
     for given in paths:
         if given.is_file():
