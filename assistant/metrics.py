@@ -62,6 +62,8 @@ class _Live:
 
 
 class Metrics:
+    content_type = CONTENT_TYPE
+
     def __init__(self) -> None:
         self.registry = CollectorRegistry(auto_describe=True)
         r = self.registry

@@ -9,6 +9,7 @@ import json
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
+from enum import Enum
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -38,6 +39,21 @@ AsOfOpt = Annotated[
         "--as-of",
         help="Ask as if on YYYY-MM-DD: 'this week', 'recently' are read against it "
         "(default: the newest document's date).",
+    ),
+]
+
+
+class LogFormat(str, Enum):
+    text = "text"
+    json = "json"
+
+
+LogFormatOpt = Annotated[
+    LogFormat | None,
+    typer.Option(
+        "--log-format",
+        help="text, or json: one JSON object per line (time, level, logger, message, "
+        "request_id). Default: settings log_format.",
     ),
 ]
 
@@ -99,6 +115,13 @@ def _assistant(**overrides: Any) -> Any:
         settings = load_settings(**overrides)
         install_redaction(settings)
         return Assistant(settings)  # an LLM backend's extra and prompts are checked here
+
+
+def _log_to(a: Any) -> None:
+    """Logging as the command's settings say (a --log-format flag is only known here)."""
+    from assistant.logs import configure_logging
+
+    configure_logging(a.settings.log_level, a.settings)
 
 
 def _filters(since: str | None, until: str | None) -> dict[str, Any] | None:
@@ -355,13 +378,18 @@ def serve(
         int | None,
         typer.Option("--port", min=1, max=65535, help="Port (default: settings port, 7860)."),
     ] = None,
+    log_format: LogFormatOpt = None,
 ) -> None:
     """Start the web UI, the JSON API and the OpenAI-compatible API in one server."""
     import uvicorn
 
     from assistant.fronts.http import create_app
+    from assistant.logs import uvicorn_log_config
 
-    a = _assistant(index_dir=index, host=host, port=port)
+    a = _assistant(
+        index_dir=index, host=host, port=port, log_format=log_format and log_format.value
+    )
+    _log_to(a)
     with _errors():
         a.warm_up()  # a mismatched index fails here, not on the first request
         empty = a.is_empty()
@@ -381,14 +409,21 @@ def serve(
         )
     base = f"http://{s.server.host}:{s.server.port}"
     typer.echo(f"Web UI {base}/  JSON API {base}/api/ask  OpenAI API {base}/v1")
-    uvicorn.run(create_app(a), host=s.server.host, port=s.server.port, log_level="info")
+    uvicorn.run(
+        create_app(a),
+        host=s.server.host,
+        port=s.server.port,
+        log_level="info",
+        log_config=uvicorn_log_config(s.server.log_format),
+    )
 
 
 @app.command("mcp")
-def mcp_server(index: IndexOpt = None) -> None:
+def mcp_server(index: IndexOpt = None, log_format: LogFormatOpt = None) -> None:
     """Serve AI clients over the Model Context Protocol on stdin/stdout: tools ask, search
     and list_documents, and every document as a document:// resource."""
-    a = _assistant(index_dir=index)
+    a = _assistant(index_dir=index, log_format=log_format and log_format.value)
+    _log_to(a)
     with _errors():
         from assistant.fronts.mcp import run_stdio
 
@@ -410,6 +445,7 @@ def slack_bot(
         str | None, typer.Option("--host", help="HTTP address (default: settings host).")
     ] = None,
     index: IndexOpt = None,
+    log_format: LogFormatOpt = None,
 ) -> None:
     """Run the Slack bot: Socket Mode by default (SLACK_BOT_TOKEN + SLACK_APP_TOKEN), or the
     Events API at /slack/events with --http (SLACK_BOT_TOKEN + SLACK_SIGNING_SECRET)."""
@@ -418,7 +454,7 @@ def slack_bot(
 
     if not http and (port is not None or host is not None):
         _fail("--port and --host apply to --http only (Socket Mode needs no port)", 2)
-    a = _assistant(index_dir=index)
+    a = _assistant(index_dir=index, log_format=log_format and log_format.value)
     # The bot reports what it serves and answers at INFO, unless told to say more.
     configure_logging("DEBUG" if a.settings.log_level == "DEBUG" else "INFO", a.settings)
     with _errors():

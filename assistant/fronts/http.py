@@ -23,7 +23,7 @@ from typing import Annotated, Any
 import anyio
 from fastapi import APIRouter, Depends, FastAPI, File, Request, UploadFile
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse, StreamingResponse
+from fastapi.responses import JSONResponse, Response, StreamingResponse
 from pydantic import BaseModel, ConfigDict, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Receive, Scope, Send
@@ -31,6 +31,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from assistant.app import Assistant
 from assistant.errors import AssistantError
 from assistant.fronts.limits import ConcurrencyLimit
+from assistant.fronts.observe import RequestObserver
 from assistant.types import Answer
 
 log = logging.getLogger(__name__)
@@ -266,6 +267,7 @@ def create_app(assistant: Assistant, ui: bool = True) -> FastAPI:
         max_concurrent=settings.server.max_concurrent_requests,
         max_queued=settings.server.max_queued_requests,
         queue_timeout=settings.server.queue_timeout_seconds,
+        metrics=assistant.metrics,
     )
     app.add_middleware(BodyLimit, upload_limit=upload_limit)
     app.state.assistant = assistant
@@ -310,6 +312,12 @@ def create_app(assistant: Assistant, ui: bool = True) -> FastAPI:
             return JSONResponse(body, status_code=422)
         return JSONResponse(body, status_code=201)
 
+    @api.get("/metrics", include_in_schema=False)
+    def metrics() -> Response:
+        """Prometheus metrics: requests, latencies, answers and refusals, ingestion, index
+        size, queue depth (text exposition format)."""
+        return Response(assistant.metrics.render(), media_type=assistant.metrics.content_type)
+
     @api.get("/v1/models")
     def models() -> dict[str, Any]:
         model = {"id": MODEL_ID, "object": "model", "created": 0, "owned_by": "newsroom-assistant"}
@@ -352,6 +360,9 @@ def create_app(assistant: Assistant, ui: bool = True) -> FastAPI:
     known: dict[str, set[str]] = {
         getattr(r, "path", ""): getattr(r, "methods", set()) for r in api.routes
     }
+    # Outermost (added last): request ids and per-route metrics, the inner layers' refusals
+    # (413, 503) included.
+    app.add_middleware(RequestObserver, assistant=assistant, paths=frozenset(known))
 
     # Otherwise the UI mounted at / would answer these with its own, differently shaped 404.
     @app.api_route("/api/{rest:path}", methods=ALL_METHODS, include_in_schema=False)
