@@ -19,6 +19,8 @@ input and formats output; the work is the shared ``Assistant``'s.
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
+from contextlib import AbstractAsyncContextManager
 from importlib.metadata import version
 from typing import Annotated, Any
 
@@ -39,6 +41,7 @@ except ImportError as exc:  # pragma: no cover - exercised by the install hint t
     ) from exc
 
 SERVER_NAME = "newsroom-assistant"
+HTTP_PATH = "/mcp"
 DOCUMENT_URI = "document://{doc_id}"
 DOCUMENT_MIME = "application/json"
 INSTRUCTIONS = (
@@ -266,6 +269,22 @@ def build_server(assistant: Assistant) -> MCPServer:
         return json.dumps(doc, ensure_ascii=False)
 
     return server
+
+
+def http_app(assistant: Assistant) -> tuple[Any, Callable[[], AbstractAsyncContextManager[Any]]]:
+    """The streamable HTTP transport as an ASGI app answering at ``HTTP_PATH``, and the
+    context manager the host server must hold open while it serves (the session manager).
+
+    Stateless, with plain JSON responses: every call stands alone (the tools keep no
+    conversation), so any worker can answer it and proxies need no SSE support."""
+    server = build_server(assistant)
+    app = server.streamable_http_app(
+        streamable_http_path=HTTP_PATH,
+        stateless_http=True,
+        json_response=True,
+        host=assistant.settings.server.host,  # DNS-rebinding protection on loopback
+    )
+    return app, server.session_manager.run
 
 
 def run_stdio(assistant: Assistant) -> None:

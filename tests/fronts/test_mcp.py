@@ -7,7 +7,7 @@ import asyncio
 import json
 import re
 import sys
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -18,6 +18,7 @@ from mcp.shared.exceptions import MCPError
 from assistant.app import NO_ANSWER, Assistant
 from assistant.fronts.mcp import build_server
 from tests.conftest import NATO_QUESTION, TAIWAN_QUESTION
+from tests.live_server import LiveServer, live_server, sample_assistant_in
 from tests.servers import cli_env
 
 
@@ -187,3 +188,47 @@ def test_an_empty_index_says_to_ingest(tmp_path: Path) -> None:
 
     r = run(scenario, empty)
     assert r.is_error and "assistant ingest" in r.content[0].text
+
+
+# --- streamable HTTP, mounted in `assistant serve` ----------------------------------------------
+TOKEN = "mcp-token-7a1f"
+
+
+@pytest.fixture(scope="module")
+def http_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
+    tmp = tmp_path_factory.mktemp("mcp-http")
+    with live_server(sample_assistant_in(tmp, api_token=TOKEN), tmp, ui=False) as srv:
+        yield srv
+
+
+def test_http_transport_behind_the_api_token(http_server: LiveServer) -> None:
+    import httpx
+    import httpx2
+    from mcp.client.streamable_http import streamable_http_client
+
+    url = f"{http_server.url}/mcp"
+    hello = {"jsonrpc": "2.0", "id": 1, "method": "ping"}
+    refused = httpx.post(url, json=hello, trust_env=False)
+    assert refused.status_code == 401 and refused.headers["www-authenticate"] == "Bearer"
+    wrong = httpx.post(url, json=hello, headers={"Authorization": "Bearer x"}, trust_env=False)
+    assert wrong.status_code == 401
+
+    async def main() -> tuple[dict[str, Any], list[str]]:
+        auth = {"Authorization": f"Bearer {TOKEN}"}
+        async with (
+            httpx2.AsyncClient(headers=auth, timeout=120, trust_env=False) as http,
+            Client(streamable_http_client(url, http_client=http)) as c,
+        ):
+            r = await c.call_tool("ask", {"question": NATO_QUESTION, "top_k": 4})
+            assert not r.is_error
+            tools = [t.name for t in (await c.list_tools()).tools]
+            return r.structured_content or {}, tools
+
+    answer, tools = asyncio.run(main())
+    assert sorted(tools) == ["ask", "list_documents", "search"]
+    assert answer["answered"] is True and len(answer["retrieved"]) == 4
+
+    def text_of(uri: str) -> str:
+        return str(http_server.assistant.document(uri.removeprefix("document://"))["text"])
+
+    check_contract(answer, text_of)
