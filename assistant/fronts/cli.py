@@ -301,6 +301,7 @@ def chat(
             continue
         with _errors():
             answer = a.ask(question, session=session, top_k=top_k)
+        typer.echo()
         _print_answer(a, answer, plain)
 
 

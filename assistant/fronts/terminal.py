@@ -148,7 +148,7 @@ def render_document(
         body.append(text[pos:start])
         strong = "bold black on yellow" if c.n == selected else "black on bright_yellow"
         if styled:
-            body.append(f"[{c.n}]", style="bold")
+            body.append(f"[{c.n}] ", style="bold")
             body.append(text[start:end], style=strong)
         else:
             body.append(f"{PLAIN_MARK_OPEN}[{c.n}] {text[start:end]}{PLAIN_MARK_CLOSE}")
