@@ -58,6 +58,16 @@ DateArg = Annotated[
     str | None,
     Field(description="ISO date YYYY-MM-DD; omit for no limit.", examples=["2023-01-01"]),
 ]
+AsOfArg = Annotated[
+    str | None,
+    Field(
+        description="As if on this date (YYYY-MM-DD): 'this week', 'recently' are read against "
+        "it, later documents demoted. Default: the newest document's date."
+    ),
+]
+TopKArg = Annotated[
+    int | None, Field(ge=1, le=100, description="Passages to retrieve (default 8).")
+]
 
 
 def document_uri(doc_id: str) -> str:
@@ -197,16 +207,8 @@ def build_server(assistant: Assistant) -> MCPServer:
         question: Annotated[str, Field(description="The question, in plain language.")],
         since: DateArg = None,
         until: DateArg = None,
-        as_of: Annotated[
-            str | None,
-            Field(
-                description="Ask as if on this date (YYYY-MM-DD): 'this week', 'recently' are "
-                "read against it. Default: the newest document's date."
-            ),
-        ] = None,
-        top_k: Annotated[
-            int | None, Field(ge=1, le=100, description="Passages to retrieve (default 8).")
-        ] = None,
+        as_of: AsOfArg = None,
+        top_k: TopKArg = None,
     ) -> AnswerOut:
         """Answer a question from the indexed documents. Every sentence of the answer cites
         the passage it quotes ([n] -> citations[n]); answered is false when the documents do
@@ -224,12 +226,8 @@ def build_server(assistant: Assistant) -> MCPServer:
         query: Annotated[str, Field(description="What to look for.")],
         since: DateArg = None,
         until: DateArg = None,
-        as_of: Annotated[
-            str | None, Field(description="Rank as if on this date (YYYY-MM-DD).")
-        ] = None,
-        top_k: Annotated[
-            int | None, Field(ge=1, le=100, description="Passages to return (default 8).")
-        ] = None,
+        as_of: AsOfArg = None,
+        top_k: TopKArg = None,
     ) -> SearchOut:
         """The passages of the indexed documents that best match the query, ranked, with the
         data to cite them (title, date, URL, offsets in the document); no answer is
