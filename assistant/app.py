@@ -38,11 +38,12 @@ from assistant.answer.chat import (
 from assistant.answer.extractive import NO_ANSWER, Draft, ExtractiveAnswerer
 from assistant.answer.llm import LLMAnswerer, check_backend
 from assistant.answer.prompts import Prompts, load_prompts
-from assistant.errors import EmptyIndex, LLMUnavailable
+from assistant.errors import AssistantError, EmptyIndex, LLMUnavailable, NotFound
 from assistant.index import uploads
 from assistant.index.embedding import embed_function, embedder_dim, make_embedder
 from assistant.index.ingestion import ProgressFactory, ingest
 from assistant.index.store import Store
+from assistant.metrics import Metrics
 from assistant.search.retrieval import Retriever
 from assistant.settings import Settings
 from assistant.types import Answer, Filters, Hit, IngestReport, Turn, UploadResult
@@ -61,6 +62,14 @@ class Assistant:
         self._ingest_lock = threading.Lock()
         self._open_lock = threading.Lock()
         self._store: Store | None = None
+        # Questions, ingestion and (recorded by the server) requests, for /metrics.
+        self.metrics = Metrics()
+        self.metrics.watch(
+            "assistant_index_documents", "Documents in the index.", lambda: self.store.doc_count()
+        )
+        self.metrics.watch(
+            "assistant_index_chunks", "Chunks in the index.", lambda: self.store.count()
+        )
         # An LLM backend is checked at start: a missing extra or a broken prompt template is
         # a startup error, not a surprise on the first question.
         self.prompts: Prompts | None = None
@@ -130,9 +139,21 @@ class Assistant:
                 self._store = Store(
                     self.settings, embedder_dim(self.settings.index.embedder), check=False
                 )
-            return ingest(
-                given, self.store, self.embedder, self.settings, prune, progress, rebuild=rebuild
-            )
+            try:
+                report = ingest(
+                    given,
+                    self.store,
+                    self.embedder,
+                    self.settings,
+                    prune,
+                    progress,
+                    rebuild=rebuild,
+                )
+            except BaseException:
+                self.metrics.observe_ingest(None)
+                raise
+            self.metrics.observe_ingest(report)
+            return report
 
     def upload(
         self,
@@ -211,6 +232,31 @@ class Assistant:
         streamed text with ``Answer.answer`` when it arrives. Without ``drafts`` only verified
         text is streamed (for clients that cannot take text back, such as an SSE stream).
         Invalid input raises before the first piece."""
+        started = time.perf_counter()
+        try:
+            for piece in self._stream(question, session, filters, top_k, as_of, history, drafts):
+                if isinstance(piece, Answer):
+                    self.metrics.observe_answer(
+                        piece.answered,
+                        piece.timings_ms,
+                        time.perf_counter() - started,
+                        piece.verification,
+                    )
+                yield piece
+        except AssistantError as exc:
+            self.metrics.observe_error(exc.code)
+            raise
+
+    def _stream(
+        self,
+        question: str,
+        session: str | None,
+        filters: Filters | dict[str, Any] | None,
+        top_k: int | None,
+        as_of: str | None,
+        history: list[Turn] | list[tuple[str, str]] | None,
+        drafts: bool,
+    ) -> Iterator[str | Answer]:
         s = self.settings
         question = validate.question(question, s.answer.max_question_chars)
         checked = validate.filters(filters)
@@ -287,6 +333,7 @@ class Assistant:
             except LLMUnavailable as exc:
                 if s.llm.fallback == "error":
                     raise
+                self.metrics.observe_fallback("answer")
                 notices.append(f"{exc}; showing quoted passages instead (llm_fallback)")
         if draft is None:
             draft = self.answerer.draft(cond.focus, hits, texts, context=cond.context)
@@ -325,6 +372,7 @@ class Assistant:
         except LLMUnavailable as exc:
             if self.settings.llm.fallback == "error":
                 raise
+            self.metrics.observe_fallback("condense")
             notices.append(f"{exc}; the follow-up was resolved without it")
             return condense(history, question)
         return Condensed(standalone, standalone, "")
@@ -343,24 +391,22 @@ class Assistant:
     def documents(self) -> list[dict[str, Any]]:
         """Every indexed document (doc_id, source, title, url, published, chunks), newest
         first."""
-        recs = self.store.doc_records()
-        docs = [
-            {
-                "doc_id": doc_id,
-                "source": m.get("source", ""),
-                "title": m.get("title", ""),
-                "url": m.get("url") or None,
-                "published": m.get("published") or None,
-                "chunks": int(m.get("chunks", 0)),
-            }
-            for doc_id, m in recs.items()
-        ]
+        docs = [_doc_record(doc_id, m) for doc_id, m in self.store.doc_records().items()]
         return sorted(docs, key=lambda d: (d["published"] or "", d["source"]), reverse=True)
 
     def document_texts(self, doc_ids: Iterable[str]) -> dict[str, str]:
         """The stored (cleaned) text of documents by id: what citation offsets refer to."""
         ids = [i for i in doc_ids if i]
         return self.store.doc_texts(ids) if ids else {}
+
+    def document(self, doc_id: str) -> dict[str, Any]:
+        """One indexed document: its ``documents()`` record plus ``text``, the stored text that
+        citation offsets refer to. Raises ``NotFound`` for an unknown id."""
+        found = self.store.doc_records_of([doc_id]) if doc_id else {}
+        if doc_id not in found:
+            raise NotFound(f"no document with id {doc_id!r} in the index")
+        meta, text = found[doc_id]
+        return {**_doc_record(doc_id, meta), "text": text}
 
     def is_empty(self) -> bool:
         return self.store.count() == 0
@@ -377,6 +423,17 @@ class Assistant:
     @property
     def uses_llm(self) -> bool:
         return self.prompts is not None
+
+
+def _doc_record(doc_id: str, meta: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "doc_id": doc_id,
+        "source": meta.get("source", ""),
+        "title": meta.get("title", ""),
+        "url": meta.get("url") or None,
+        "published": meta.get("published") or None,
+        "chunks": int(meta.get("chunks", 0)),
+    }
 
 
 __all__ = ["NO_ANSWER", "Assistant"]

@@ -15,13 +15,19 @@ searched for: they would blank out ordinary words in every line.
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import re
 import sys
 import threading
 from collections.abc import Iterable
+from contextvars import ContextVar
+from datetime import UTC, datetime
 from typing import Any
+
+# The id of the HTTP request being served (set by the server's middleware), in JSON log lines.
+request_id: ContextVar[str | None] = ContextVar("request_id", default=None)
 
 REDACTED = "***"
 MIN_SECRET_CHARS = 4
@@ -135,13 +141,44 @@ class _StderrHandler(logging.StreamHandler):
         pass
 
 
-def configure_logging(level: str = "WARNING", settings: Any = None) -> None:
-    """Redaction on, and one stderr handler on the root logger at ``level``."""
+class JsonFormatter(logging.Formatter):
+    """One JSON object per line: time (UTC, ISO 8601), level, logger, message, request_id, and
+    the traceback as ``exception`` when there is one. Records arrive already redacted (the
+    record factory cleans them), tracebacks included."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        out: dict[str, Any] = {
+            "time": datetime.fromtimestamp(record.created, UTC).isoformat(timespec="milliseconds"),
+            "level": record.levelname,
+            "logger": record.name,
+            "message": record.getMessage(),
+            "request_id": getattr(record, "request_id", None) or request_id.get(),
+        }
+        if record.exc_info and record.exc_info[0] is not None:
+            out["exception"] = redact(self.formatException(record.exc_info))
+        elif record.exc_text:
+            out["exception"] = record.exc_text
+        if record.stack_info:
+            out["stack"] = record.stack_info
+        return json.dumps(out, ensure_ascii=False)
+
+
+TEXT_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
+
+
+def formatter(log_format: str = "text") -> logging.Formatter:
+    return JsonFormatter() if log_format == "json" else logging.Formatter(TEXT_FORMAT)
+
+
+def configure_logging(level: str = "WARNING", settings: Any = None, log_format: str = "") -> None:
+    """Redaction on, and one stderr handler on the root logger at ``level``, writing text or
+    JSON lines (``log_format``; default: the settings' ``log_format``, else text)."""
     install_redaction(settings)
+    if not log_format:
+        log_format = settings.server.log_format if settings is not None else "text"
     root = logging.getLogger()
     if not any(getattr(h, "_assistant", False) for h in root.handlers):
         handler = _StderrHandler()
-        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
         handler._assistant = True  # type: ignore[attr-defined]
         root.addHandler(handler)
     root.setLevel(level.upper())
@@ -149,3 +186,25 @@ def configure_logging(level: str = "WARNING", settings: Any = None) -> None:
     for h in root.handlers:
         if getattr(h, "_assistant", False):
             h.setLevel(level.upper())
+            h.setFormatter(formatter(log_format))
+
+
+def uvicorn_log_config(log_format: str) -> dict[str, Any]:
+    """uvicorn's logging configuration: its own for text, or JSON lines (its access lines
+    then carry the request id)."""
+    if log_format != "json":
+        from uvicorn.config import LOGGING_CONFIG
+
+        return LOGGING_CONFIG
+    handler = {"class": "logging.StreamHandler", "formatter": "json", "stream": "ext://sys.stderr"}
+    return {
+        "version": 1,
+        "disable_existing_loggers": False,
+        "formatters": {"json": {"()": "assistant.logs.JsonFormatter"}},
+        "handlers": {"default": handler},
+        "loggers": {
+            "uvicorn": {"handlers": ["default"], "level": "INFO", "propagate": False},
+            "uvicorn.error": {"level": "INFO"},
+            "uvicorn.access": {"handlers": ["default"], "level": "INFO", "propagate": False},
+        },
+    }

@@ -290,6 +290,11 @@ class ServerSettings(_Group):
         le=600,
         description="Longest a request waits for a slot before the server answers 503.",
     )
+    log_format: Literal["text", "json"] = Field(
+        "text",
+        description="Log lines as text, or as one JSON object per line (time, level, logger, "
+        "message, request_id) for log collectors (`--log-format json`).",
+    )
 
 
 class SlackSettings(_Group):

@@ -9,6 +9,7 @@ import json
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
+from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -38,6 +39,21 @@ AsOfOpt = Annotated[
         "--as-of",
         help="Ask as if on YYYY-MM-DD: 'this week', 'recently' are read against it "
         "(default: the newest document's date).",
+    ),
+]
+
+
+class LogFormat(StrEnum):
+    text = "text"
+    json = "json"
+
+
+LogFormatOpt = Annotated[
+    LogFormat | None,
+    typer.Option(
+        "--log-format",
+        help="text, or json: one JSON object per line (time, level, logger, message, "
+        "request_id). Default: settings log_format.",
     ),
 ]
 
@@ -101,6 +117,13 @@ def _assistant(**overrides: Any) -> Any:
         return Assistant(settings)  # an LLM backend's extra and prompts are checked here
 
 
+def _log_to(a: Any) -> None:
+    """Logging as the command's settings say (a --log-format flag is only known here)."""
+    from assistant.logs import configure_logging
+
+    configure_logging(a.settings.log_level, a.settings)
+
+
 def _filters(since: str | None, until: str | None) -> dict[str, Any] | None:
     """The date flags as filters; the core checks them (and names the field it rejects)."""
     if since is None and until is None:
@@ -138,19 +161,47 @@ def ingest(
         typer.echo(report.summary())
 
 
-def format_answer(answer: Any) -> str:
-    """Readable answer with numbered sources, for terminals."""
-    lines = [answer.answer, ""]
-    if answer.citations:
-        lines.append("Sources:")
-        for c in answer.citations:
-            date = f" ({c.published})" if c.published else ""
-            where = c.url or c.source
-            lines.append(f"[{c.n}] {c.title}{date} — {where}")
-            lines.append(f"    “{c.quote}”")
-    for notice in answer.notices:
-        lines.append(f"note: {notice}")
-    return "\n".join(lines).rstrip()
+PlainOpt = Annotated[
+    bool,
+    typer.Option(
+        "--plain", help="No bold or colour even on a terminal (piped output is always plain)."
+    ),
+]
+LAST_ANSWER = "last-answer.json"  # in the index folder: what `assistant open N` opens
+
+
+def _print_answer(a: Any, answer: Any, plain: bool) -> None:
+    from assistant.fronts.terminal import make_console, render_answer
+
+    render_answer(answer, make_console(plain))
+    _remember(a, answer)
+
+
+def _remember(a: Any, answer: Any) -> None:
+    """Keep the answer's citations for `assistant open N` (best effort: a read-only index
+    folder only costs that command)."""
+    from dataclasses import asdict
+
+    path = Path(a.settings.index.index_dir) / LAST_ANSWER
+    body = {"question": answer.question, "citations": [asdict(c) for c in answer.citations]}
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_suffix(".tmp")
+        tmp.write_text(json.dumps(body, ensure_ascii=False), encoding="utf-8")
+        tmp.replace(path)
+    except OSError:
+        pass
+
+
+def _last_citations(a: Any) -> list[Any]:
+    from assistant.types import Citation
+
+    path = Path(a.settings.index.index_dir) / LAST_ANSWER
+    try:
+        body = json.loads(path.read_text(encoding="utf-8"))
+        return [Citation(**c) for c in body["citations"]]
+    except (OSError, ValueError, KeyError, TypeError):
+        return []
 
 
 @app.command()
@@ -164,6 +215,7 @@ def ask(
     as_json: Annotated[
         bool, typer.Option("--json", help="Print the answer contract as JSON.")
     ] = False,
+    plain: PlainOpt = False,
     batch: Annotated[
         Path | None,
         typer.Option(
@@ -181,9 +233,10 @@ def ask(
     if batch is None:
         with _errors():
             answer = a.ask(question or "", filters=filters, top_k=top_k, as_of=day)
-        typer.echo(
-            json.dumps(answer.to_dict(), ensure_ascii=False) if as_json else format_answer(answer)
-        )
+        if as_json:
+            typer.echo(json.dumps(answer.to_dict(), ensure_ascii=False))
+        else:
+            _print_answer(a, answer, plain)
         return
     with _errors():
         lines = (
@@ -220,11 +273,17 @@ def _batch_one(
 def chat(
     index: IndexOpt = None,
     top_k: TopKOpt = None,
+    plain: PlainOpt = False,
 ) -> None:
     """Interactive conversation; follow-up questions use the earlier turns."""
+    from assistant.fronts.terminal import make_console
+
     a = _assistant(index_dir=index)
     session = a.new_session(keep=False)
-    typer.echo("Ask about your documents. Empty line or Ctrl-D to quit; /new starts over.")
+    make_console(plain).print(
+        "Ask about your documents. Empty line or Ctrl-D to quit; /new starts over; "
+        "/open N shows source N in full."
+    )
     while True:
         try:
             question = input("\n> ").strip()
@@ -237,9 +296,77 @@ def chat(
             session = a.new_session(keep=False)
             typer.echo("(new conversation)")
             continue
+        if question.split()[0] in ("/open", "/sources"):
+            _open(a, question.split()[1] if len(question.split()) > 1 else "", plain, fatal=False)
+            continue
         with _errors():
             answer = a.ask(question, session=session, top_k=top_k)
-        typer.echo(format_answer(answer))
+        typer.echo()
+        _print_answer(a, answer, plain)
+
+
+def _open(a: Any, which: str, plain: bool, fatal: bool = True) -> None:
+    """Print source ``which``: a citation number of the last answer, or a document's source
+    or id, with the last answer's quotes from it marked."""
+    from assistant.errors import NotFound
+    from assistant.fronts.terminal import make_console, render_document
+
+    def fail(message: str) -> None:
+        if fatal:
+            _fail(message, 2)
+        typer.secho(message, err=True, fg=typer.colors.RED)
+
+    cited = _last_citations(a)
+    selected: int | None = None
+    if which.isdigit():
+        by_n = {c.n: c for c in cited}
+        if int(which) not in by_n:
+            shown = ", ".join(str(n) for n in sorted(by_n)) or "none: ask a question first"
+            return fail(f"no source [{which}] in the last answer (its sources: {shown})")
+        selected = int(which)
+        doc_id = by_n[selected].doc_id
+    else:
+        with _errors():
+            docs = a.documents()
+        match = [d["doc_id"] for d in docs if which in (d["doc_id"], d["source"], d["url"])]
+        if not which or not match:
+            return fail(
+                f"give a source number from the last answer or a document's source; "
+                f"no document {which!r}"
+            )
+        doc_id = match[0]
+    try:
+        doc = a.document(doc_id)
+    except NotFound:
+        return fail("that document is no longer in the index")
+    marks = [c for c in cited if c.doc_id == doc_id]
+    missing = render_document(doc, marks, make_console(plain), selected)
+    if missing:
+        typer.secho(
+            "note: the document changed since the answer; quote(s) "
+            + ", ".join(f"[{n}]" for n in missing)
+            + " are no longer in it",
+            err=True,
+        )
+
+
+@app.command("open")
+def open_source(
+    source: Annotated[
+        str,
+        typer.Argument(
+            help="A source number of the last answer (as in [2]), or a document's source "
+            "(file path or URL) or id."
+        ),
+    ],
+    index: IndexOpt = None,
+    plain: PlainOpt = False,
+) -> None:
+    """Print the stored text of a cited document with the quotes marked (`sources` too)."""
+    _open(_assistant(index_dir=index), source.strip("[]"), plain)
+
+
+app.command("sources", hidden=True)(open_source)
 
 
 @app.command()
@@ -252,13 +379,18 @@ def serve(
         int | None,
         typer.Option("--port", min=1, max=65535, help="Port (default: settings port, 7860)."),
     ] = None,
+    log_format: LogFormatOpt = None,
 ) -> None:
     """Start the web UI, the JSON API and the OpenAI-compatible API in one server."""
     import uvicorn
 
     from assistant.fronts.http import create_app
+    from assistant.logs import uvicorn_log_config
 
-    a = _assistant(index_dir=index, host=host, port=port)
+    a = _assistant(
+        index_dir=index, host=host, port=port, log_format=log_format and log_format.value
+    )
+    _log_to(a)
     with _errors():
         a.warm_up()  # a mismatched index fails here, not on the first request
         empty = a.is_empty()
@@ -278,7 +410,26 @@ def serve(
         )
     base = f"http://{s.server.host}:{s.server.port}"
     typer.echo(f"Web UI {base}/  JSON API {base}/api/ask  OpenAI API {base}/v1")
-    uvicorn.run(create_app(a), host=s.server.host, port=s.server.port, log_level="info")
+    uvicorn.run(
+        create_app(a),
+        host=s.server.host,
+        port=s.server.port,
+        log_level="info",
+        log_config=uvicorn_log_config(s.server.log_format),
+    )
+
+
+@app.command("mcp")
+def mcp_server(index: IndexOpt = None, log_format: LogFormatOpt = None) -> None:
+    """Serve AI clients over the Model Context Protocol on stdin/stdout: tools ask, search
+    and list_documents, and every document as a document:// resource."""
+    a = _assistant(index_dir=index, log_format=log_format and log_format.value)
+    _log_to(a)
+    with _errors():
+        from assistant.fronts.mcp import run_stdio
+
+        a.warm_up()  # a mismatched index fails here, before the client's first call
+        run_stdio(a)
 
 
 @app.command("slack")
@@ -295,6 +446,7 @@ def slack_bot(
         str | None, typer.Option("--host", help="HTTP address (default: settings host).")
     ] = None,
     index: IndexOpt = None,
+    log_format: LogFormatOpt = None,
 ) -> None:
     """Run the Slack bot: Socket Mode by default (SLACK_BOT_TOKEN + SLACK_APP_TOKEN), or the
     Events API at /slack/events with --http (SLACK_BOT_TOKEN + SLACK_SIGNING_SECRET)."""
@@ -303,7 +455,7 @@ def slack_bot(
 
     if not http and (port is not None or host is not None):
         _fail("--port and --host apply to --http only (Socket Mode needs no port)", 2)
-    a = _assistant(index_dir=index)
+    a = _assistant(index_dir=index, log_format=log_format and log_format.value)
     # The bot reports what it serves and answers at INFO, unless told to say more.
     configure_logging("DEBUG" if a.settings.log_level == "DEBUG" else "INFO", a.settings)
     with _errors():

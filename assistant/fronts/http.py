@@ -1,4 +1,5 @@
-"""The HTTP server: JSON API, OpenAI-compatible endpoint, and the web UI mounted beside them.
+"""The HTTP server: JSON API, OpenAI-compatible endpoint, MCP, /metrics, and the web UI mounted
+beside them.
 
 Every route parses its input, calls the one shared ``Assistant`` and formats what it returns;
 none holds retrieval or answering logic. Routes are plain ``def`` functions, so FastAPI runs the
@@ -23,14 +24,15 @@ from typing import Annotated, Any
 import anyio
 from fastapi import APIRouter, Depends, FastAPI, File, Request, UploadFile
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse, StreamingResponse
+from fastapi.responses import JSONResponse, Response, StreamingResponse
 from pydantic import BaseModel, ConfigDict, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from assistant.app import Assistant
-from assistant.errors import AssistantError
+from assistant.errors import AssistantError, ConfigError
 from assistant.fronts.limits import ConcurrencyLimit
+from assistant.fronts.observe import RequestObserver
 from assistant.types import Answer
 
 log = logging.getLogger(__name__)
@@ -223,7 +225,11 @@ def bearer_auth(assistant: Assistant) -> Any:
 
 @contextlib.asynccontextmanager
 async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
-    yield
+    async with contextlib.AsyncExitStack() as stack:
+        mcp_running = getattr(app.state, "mcp_running", None)
+        if mcp_running is not None:  # the MCP transport's session manager serves while we do
+            await stack.enter_async_context(mcp_running())
+        yield
     slack = getattr(app.state, "slack", None)
     if slack is not None:  # let answers in flight reach their threads
         await anyio.to_thread.run_sync(slack.state.slack_executor.wait_idle, 30)
@@ -246,6 +252,38 @@ def _mount_slack(app: FastAPI, assistant: Assistant) -> None:
     app.state.slack = slack
 
 
+class _Guarded:
+    """An ASGI app behind the API's credential check (401 in the API's error shape)."""
+
+    def __init__(self, app: ASGIApp, check: Any) -> None:
+        self.app, self.check = app, check
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        try:
+            self.check(Request(scope))
+        except ApiError as exc:
+            headers = {"WWW-Authenticate": "Bearer"}
+            response = error_response(exc.status, exc.message, exc.kind, exc.code, headers)
+            await response(scope, receive, send)
+            return
+        await self.app(scope, receive, send)
+
+
+def _mount_mcp(app: FastAPI, assistant: Assistant) -> None:
+    """Serve MCP's streamable HTTP transport at /mcp, behind the API's bearer token, when the
+    mcp extra is installed. A route, not a mount (a mount redirects /mcp to /mcp/)."""
+    try:
+        from assistant.fronts.mcp import HTTP_PATH, http_app
+    except ConfigError:  # the mcp extra is not installed
+        return
+    inner, running = http_app(assistant)
+    # Starlette takes an ASGI app as a route endpoint only as an object, not a function (its
+    # stubs name request handlers only).
+    guarded: Any = _Guarded(inner, bearer_auth(assistant))
+    app.add_route(HTTP_PATH, guarded, methods=["GET", "POST", "DELETE"])
+    app.state.mcp_running = running
+
+
 def create_app(assistant: Assistant, ui: bool = True) -> FastAPI:
     """The server: /api, /v1 and /health routes, and (``ui``) the Gradio app at /."""
     settings = assistant.settings
@@ -266,6 +304,8 @@ def create_app(assistant: Assistant, ui: bool = True) -> FastAPI:
         max_concurrent=settings.server.max_concurrent_requests,
         max_queued=settings.server.max_queued_requests,
         queue_timeout=settings.server.queue_timeout_seconds,
+        paths=("/api/", "/v1/", "/mcp"),  # MCP tool calls answer questions too
+        metrics=assistant.metrics,
     )
     app.add_middleware(BodyLimit, upload_limit=upload_limit)
     app.state.assistant = assistant
@@ -310,6 +350,12 @@ def create_app(assistant: Assistant, ui: bool = True) -> FastAPI:
             return JSONResponse(body, status_code=422)
         return JSONResponse(body, status_code=201)
 
+    @api.get("/metrics", include_in_schema=False)
+    def metrics() -> Response:
+        """Prometheus metrics: requests, latencies, answers and refusals, ingestion, index
+        size, queue depth (text exposition format)."""
+        return Response(assistant.metrics.render(), media_type=assistant.metrics.content_type)
+
     @api.get("/v1/models")
     def models() -> dict[str, Any]:
         model = {"id": MODEL_ID, "object": "model", "created": 0, "owned_by": "newsroom-assistant"}
@@ -349,9 +395,13 @@ def create_app(assistant: Assistant, ui: bool = True) -> FastAPI:
 
     app.include_router(api)
     _mount_slack(app, assistant)
+    _mount_mcp(app, assistant)
     known: dict[str, set[str]] = {
         getattr(r, "path", ""): getattr(r, "methods", set()) for r in api.routes
     }
+    # Outermost (added last): request ids and per-route metrics, the inner layers' refusals
+    # (413, 503) included.
+    app.add_middleware(RequestObserver, assistant=assistant, paths=frozenset(known))
 
     # Otherwise the UI mounted at / would answer these with its own, differently shaped 404.
     @app.api_route("/api/{rest:path}", methods=ALL_METHODS, include_in_schema=False)

@@ -5,8 +5,10 @@ slower, and an unbounded backlog makes clients wait until they time out with no 
 ``ConcurrencyLimit`` is a plain ASGI middleware: at most ``max_concurrent`` requests run in the
 app, up to ``max_queued`` more wait (in arrival order) at most ``queue_timeout`` seconds for a
 slot, and anything beyond gets an immediate ``503`` with a JSON reason and ``Retry-After``
-(estimated from recent service times). Paths outside ``paths`` (the web UI's assets and its own
-queue, for instance) and the ``exempt`` ones (health checks) are never held back.
+(estimated from recent service times). Paths outside ``paths`` (the web UI's assets and its
+own queue, for instance) and the ``exempt`` ones (health checks) are never held back. With
+``metrics`` (an assistant's ``Metrics``) the requests at work, waiting and rejected are
+reported at /metrics.
 
     app.add_middleware(ConcurrencyLimit, max_concurrent=8, max_queued=64, queue_timeout=15)
 """
@@ -37,6 +39,7 @@ class ConcurrencyLimit:
         queue_timeout: float = 15.0,
         paths: tuple[str, ...] = ("/api/", "/v1/"),
         exempt: tuple[str, ...] = ("/health",),
+        metrics: Any = None,
     ) -> None:
         if max_concurrent < 1 or max_queued < 0 or queue_timeout <= 0:
             raise ValueError("need max_concurrent >= 1, max_queued >= 0, queue_timeout > 0")
@@ -51,6 +54,23 @@ class ConcurrencyLimit:
         self.waiting = 0
         self.rejected = 0
         self._service_s = 0.5  # moving average of how long a request holds its slot
+        if metrics is not None:  # an assistant's Metrics: read at every scrape of /metrics
+            metrics.watch(
+                "assistant_requests_in_progress",
+                "API requests being worked on now.",
+                lambda: self.active,
+            )
+            metrics.watch(
+                "assistant_requests_queued",
+                "API requests waiting for a free slot now (queue depth).",
+                lambda: self.waiting,
+            )
+            metrics.watch(
+                "assistant_requests_rejected",
+                "API requests answered 503 because the server was at capacity.",
+                lambda: self.rejected,
+                kind="counter",
+            )
 
     def _limited(self, scope: Scope) -> bool:
         if scope["type"] != "http":

@@ -19,13 +19,15 @@ import re
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlparse
+from urllib.parse import quote, urlencode, urlparse
 
 import gradio as gr
-from fastapi import FastAPI
+from fastapi import FastAPI, Request
+from starlette.routing import Mount
 
-from assistant.app import NO_ANSWER, Assistant
+from assistant.app import Assistant
 from assistant.errors import AssistantError
+from assistant.fronts.document_page import DOCUMENT_PATH, add_document_route
 from assistant.types import Answer, Citation, Turn
 
 log = logging.getLogger(__name__)
@@ -79,9 +81,37 @@ CSS = """
 #sources .passage { white-space: pre-wrap; font-size: 0.92em; line-height: 1.45; margin: 6px 0 2px;
   padding-left: 8px; border-left: 3px solid var(--border-color-primary); }
 #sources mark { background: #fde68a; color: #1f2937; padding: 0 1px; border-radius: 2px; }
-#notice { border: 1px solid #f59e0b; background: #fffbeb; color: #78350f; border-radius: 8px;
-  padding: 8px 12px; }
+#sources a.open { font-size: 0.92em; }
+#notice .caption { color: var(--body-text-color-subdued); font-size: var(--text-sm);
+  padding: 0 4px; }
+#notice .problem { border: 1px solid #f59e0b; background: #fffbeb; color: #78350f;
+  border-radius: 8px; padding: 8px 12px; }
+/* The scrolling messages start below the chat's label and Clear button, never under them. */
+#chatbot .bubble-wrap { margin-top: 2.25rem; height: calc(100% - 2.25rem);
+  border-top: 1px solid var(--border-color-primary); }
+/* Gradio sets tables in the monospace font; the documents list is prose. */
+#documents, #documents * { font-family: var(--font); }
+#upload-status p { display: flex; gap: 6px; align-items: baseline; margin: 4px 0; }
+svg.icon { flex: none; align-self: center; }
 """
+
+# Status icons drawn inline: no emoji font needed (servers and kiosks often have none).
+ICON_OK = (
+    '<svg class="icon" role="img" aria-label="done" width="16" height="16" viewBox="0 0 16 16">'
+    '<circle cx="8" cy="8" r="8" fill="#15803d"/><path d="M4.4 8.3l2.4 2.4 4.8-5.1" fill="none"'
+    ' stroke="#fff" stroke-width="1.8" stroke-linecap="round" stroke-linejoin="round"/></svg>'
+)
+ICON_FAILED = (
+    '<svg class="icon" role="img" aria-label="failed" width="16" height="16" viewBox="0 0 16 16">'
+    '<circle cx="8" cy="8" r="8" fill="#b91c1c"/><path d="M5.2 5.2l5.6 5.6M10.8 5.2l-5.6 5.6"'
+    ' stroke="#fff" stroke-width="1.8" stroke-linecap="round"/></svg>'
+)
+ICON_WARNING = (
+    '<svg class="icon" role="img" aria-label="warning" width="16" height="16" viewBox="0 0 16 16">'
+    '<path d="M8 1.2L15.3 14.4H.7z" fill="#d97706" stroke="#d97706" stroke-linejoin="round"/>'
+    '<path d="M8 6v4" stroke="#fff" stroke-width="1.8" stroke-linecap="round"/>'
+    '<circle cx="8" cy="12.2" r="1" fill="#fff"/></svg>'
+)
 
 
 # --- rendering --------------------------------------------------------------------------------
@@ -115,13 +145,26 @@ def _link(url: str | None, source: str) -> str:
     return html.escape(source)
 
 
+def document_link(c: Citation) -> str:
+    """The whole stored document with citation ``c``'s quote highlighted (document_page)."""
+    query = urlencode({"n": c.n, "start": c.start, "end": c.end})
+    return f"{DOCUMENT_PATH.lstrip('/')}/{quote(c.doc_id)}?{query}#quote"
+
+
 def citation_html(c: Citation, text: str | None, turn: int) -> str:
     date = f' <span class="date">({html.escape(c.published)})</span>' if c.published else ""
+    # A relative link: it works wherever the UI is mounted (behind a proxy's sub-path too).
+    whole = (
+        f'<a class="open" href="{html.escape(document_link(c), quote=True)}" target="_blank" '
+        f'rel="noopener noreferrer">Read the whole document, quote highlighted</a>'
+        if c.doc_id
+        else ""
+    )
     return (
         f'<details class="cite" id="cite-{turn}-{c.n}">'
         f'<summary><span class="n">[{c.n}]</span>{html.escape(c.title or c.source)}{date}</summary>'
         f'<div class="where">{_link(c.url, c.source)}</div>'
-        f'<blockquote class="passage">{passage_html(text, c)}</blockquote></details>'
+        f'<blockquote class="passage">{passage_html(text, c)}</blockquote>{whole}</details>'
     )
 
 
@@ -144,13 +187,21 @@ def sources_html(turns: list[Turn], texts: dict[str, str]) -> str:
 
 
 def notice_update(answer: Answer | None, error: str | None = None) -> Any:
+    """An error as a warning; an answer's notes (which source is newest, a fallback) as a
+    muted caption. A refusal shows nothing here: the chat already says it, once."""
     if error:
-        return gr.update(value=f"⚠️ {html.escape(error)}", visible=True)
-    if answer is None or (answer.answered and not answer.notices):
+        return gr.update(
+            value=f'<div class="problem">{ICON_WARNING} {html.escape(error)}</div>', visible=True
+        )
+    if answer is None or not answer.answered or not answer.notices:
         return gr.update(value="", visible=False)
-    lines = [] if answer.answered else [f"⚠️ {NO_ANSWER}"]
-    lines += [html.escape(n) for n in answer.notices]
-    return gr.update(value="<br>".join(lines), visible=True)
+    lines = "<br>".join(html.escape(_sentence(n)) for n in answer.notices)
+    return gr.update(value=f'<div class="caption">{lines}</div>', visible=True)
+
+
+def _sentence(note: str) -> str:
+    note = note.strip()
+    return note[:1].upper() + note[1:] + ("" if note.endswith((".", ")", "?", "!")) else ".")
 
 
 def _msg(role: str, content: str) -> dict[str, str]:
@@ -264,12 +315,15 @@ class WebUI:
                 raise gr.Error(str(exc)) from None
         lines = []
         for r in results:
+            name = f"<strong>{html.escape(r.name)}</strong>"
             if r.indexed:
                 note = f" ({html.escape(r.reason)})" if r.reason else ""
-                lines.append(f"✅ **{r.name}**: {r.documents} document(s) indexed{note}")
+                docs = f"{r.documents} document{'s' if r.documents != 1 else ''}"
+                lines.append(f"<p>{ICON_OK}<span>{name}: {docs} indexed{note}</span></p>")
             else:
-                lines.append(f"❌ **{r.name}**: not indexed: {html.escape(r.reason or '')}")
-        return "\n\n".join(lines), self.documents(), None
+                why = html.escape(r.reason or "")
+                lines.append(f"<p>{ICON_FAILED}<span>{name}: not indexed: {why}</span></p>")
+        return "".join(lines), self.documents(), None
 
 
 def build(assistant: Assistant) -> gr.Blocks:
@@ -324,7 +378,7 @@ def build(assistant: Assistant) -> gr.Blocks:
                 type="filepath",
                 elem_id="upload",
             )
-            status = gr.Markdown(elem_id="upload-status")
+            status = gr.HTML(elem_id="upload-status", js_on_load=None)
 
         outputs = [chatbot, sources, notice, session, textbox]
         textbox.submit(ui.respond, [textbox, session], outputs, api_name="respond")
@@ -344,15 +398,27 @@ def build(assistant: Assistant) -> gr.Blocks:
 
 
 def mount(app: FastAPI, assistant: Assistant) -> FastAPI:
-    """Mount the UI at / of ``app`` (after the API routes, which take precedence)."""
+    """Mount the UI at / of ``app`` (after the API routes, which take precedence), and the
+    page that shows a cited document in full behind the same login."""
     s = assistant.settings
     auth = (
         (s.server.ui_username, s.server.ui_password.get_secret_value())
         if s.server.ui_password
         else None
     )
+    mounted: list[Any] = []
+
+    def logged_in(request: Request) -> bool:
+        """Whether the request carries a session of the UI's login (Gradio's cookie)."""
+        if auth is None:
+            return True
+        ui = mounted[0]
+        names = (f"access-token-{ui.cookie_id}", f"access-token-unsecure-{ui.cookie_id}")
+        return any(request.cookies.get(n) in ui.tokens for n in names if request.cookies.get(n))
+
+    add_document_route(app, assistant, logged_in)
     theme = gr.themes.Default(font=SYSTEM_FONTS, font_mono=MONO_FONTS)
-    return gr.mount_gradio_app(
+    app = gr.mount_gradio_app(
         app,
         build(assistant),
         path="/",
@@ -367,3 +433,5 @@ def mount(app: FastAPI, assistant: Assistant) -> FastAPI:
         footer_links=["api", "settings"],
         show_error=True,
     )
+    mounted.append(next(r.app for r in app.routes if isinstance(r, Mount) and r.path == ""))
+    return app

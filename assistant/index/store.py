@@ -182,6 +182,17 @@ class Store:
             metadatas=[_flat(meta) for _, meta in items],
         )
 
+    def doc_records_of(self, doc_ids: list[str]) -> dict[str, tuple[dict[str, Any], str]]:
+        """doc_id -> (metadata, stored text) of the given documents that exist."""
+        ids = list(dict.fromkeys(doc_ids))
+        got = self._reading(lambda: self.docs.get(ids=ids, include=["metadatas", "documents"]))
+        return {
+            i: (dict(m or {}), t or "")
+            for i, m, t in zip(
+                got["ids"], got["metadatas"] or [], got["documents"] or [], strict=False
+            )
+        }
+
     def doc_texts(self, doc_ids: list[str]) -> dict[str, str]:
         if not doc_ids:
             return {}
