@@ -149,3 +149,20 @@ def configure_logging(level: str = "WARNING", settings: Any = None) -> None:
     for h in root.handlers:
         if getattr(h, "_assistant", False):
             h.setLevel(level.upper())
+
+
+def show_info(*names: str) -> None:
+    """INFO records of these loggers reach stderr whatever the configured level (what a
+    watching server fetched and ingested is its news, not debugging)."""
+    for name in names:
+        logger = logging.getLogger(name)
+        if not any(getattr(h, "_assistant_info", False) for h in logger.handlers):
+            handler = _StderrHandler()
+            handler.setFormatter(
+                logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s")
+            )
+            handler._assistant_info = True  # type: ignore[attr-defined]
+            logger.addHandler(handler)
+        if logger.getEffectiveLevel() > logging.INFO:
+            logger.setLevel(logging.INFO)
+        logger.propagate = False  # the root handler would print its warnings a second time

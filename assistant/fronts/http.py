@@ -24,8 +24,10 @@ import anyio
 from fastapi import APIRouter, Depends, FastAPI, File, Request, UploadFile
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, StreamingResponse
+from fastapi.routing import APIRoute
 from pydantic import BaseModel, ConfigDict, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.routing import Match
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from assistant.app import Assistant
@@ -77,6 +79,33 @@ class AskIn(BaseModel):
     )
     top_k: int | None = Field(None, ge=1, le=100)
     filters: FiltersIn | None = None
+
+
+class UrlsIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    url: str | None = Field(None, description="One web page to fetch and ingest.")
+    urls: list[str] = Field(default_factory=list, max_length=100, description="Several pages.")
+
+
+class FeedIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    url: str = Field(description="An RSS or Atom feed to follow.")
+    interval: str | float | None = Field(
+        None, description="Seconds between polls, or e.g. '15m', '2h' (default feed_interval)."
+    )
+
+
+class _JsonBody(APIRoute):
+    """A route that only takes JSON bodies, so another route on the same path and method
+    (the multipart upload of /api/documents) takes the rest."""
+
+    def matches(self, scope: Scope) -> tuple[Match, Scope]:
+        match, child = super().matches(scope)
+        if match is Match.FULL:
+            ctype = dict(scope.get("headers") or []).get(b"content-type", b"")
+            if not ctype.split(b";")[0].strip().lower().endswith(b"json"):
+                return Match.NONE, {}
+        return match, child
 
 
 class MessageIn(BaseModel):
@@ -223,7 +252,13 @@ def bearer_auth(assistant: Assistant) -> Any:
 
 @contextlib.asynccontextmanager
 async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
+    stop_watching = None
+    if getattr(app.state, "watch", False):
+        # Feeds on their intervals and the watched folders, in a thread of this process.
+        stop_watching = app.state.assistant.start_watching()
     yield
+    if stop_watching is not None:
+        await anyio.to_thread.run_sync(stop_watching)
     slack = getattr(app.state, "slack", None)
     if slack is not None:  # let answers in flight reach their threads
         await anyio.to_thread.run_sync(slack.state.slack_executor.wait_idle, 30)
@@ -246,8 +281,9 @@ def _mount_slack(app: FastAPI, assistant: Assistant) -> None:
     app.state.slack = slack
 
 
-def create_app(assistant: Assistant, ui: bool = True) -> FastAPI:
-    """The server: /api, /v1 and /health routes, and (``ui``) the Gradio app at /."""
+def create_app(assistant: Assistant, ui: bool = True, watch: bool = False) -> FastAPI:
+    """The server: /api, /v1 and /health routes, and (``ui``) the Gradio app at /. With
+    ``watch``, it also polls the feeds and follows the watched folders while it runs."""
     settings = assistant.settings
     # No /docs: Swagger UI loads its scripts from a CDN, and the server must work offline.
     app = FastAPI(
@@ -269,6 +305,7 @@ def create_app(assistant: Assistant, ui: bool = True) -> FastAPI:
     )
     app.add_middleware(BodyLimit, upload_limit=upload_limit)
     app.state.assistant = assistant
+    app.state.watch = watch
     _add_error_handlers(app)
 
     @app.get("/health")
@@ -294,6 +331,29 @@ def create_app(assistant: Assistant, ui: bool = True) -> FastAPI:
         docs = assistant.documents()
         return {"count": len(docs), "documents": docs}
 
+    def ingest_urls(body: UrlsIn) -> JSONResponse:
+        """Fetch web pages ({"url": ...} or {"urls": [...]}) and ingest their articles."""
+        urls = ([body.url] if body.url else []) + body.urls
+        results, report = assistant.ingest_urls(urls)
+        out: dict[str, Any] = {
+            "urls": [r.to_dict() for r in results],
+            "report": report.to_dict(),
+        }
+        if not any(r.indexed for r in results):
+            reasons = "; ".join(f"{r.url}: {r.reason}" for r in results)
+            out["error"] = {
+                "message": f"nothing could be indexed ({reasons})",
+                "type": "invalid_request_error",
+                "code": "fetch_failed",
+            }
+            return JSONResponse(out, status_code=422)
+        return JSONResponse(out, status_code=201)
+
+    # Before the multipart upload on the same path: this one takes only JSON bodies.
+    api.add_api_route(
+        "/api/documents", ingest_urls, methods=["POST"], route_class_override=_JsonBody
+    )
+
     @api.post("/api/documents")
     def upload(files: Annotated[list[UploadFile], File()]) -> JSONResponse:
         """Save files into the corpus's upload folder and ingest them."""
@@ -309,6 +369,27 @@ def create_app(assistant: Assistant, ui: bool = True) -> FastAPI:
             }
             return JSONResponse(body, status_code=422)
         return JSONResponse(body, status_code=201)
+
+    @api.get("/api/feeds")
+    def feeds() -> dict[str, Any]:
+        """The followed feeds: last poll, items ingested, last error."""
+        found = [f.to_dict() for f in assistant.feeds()]
+        return {"count": len(found), "feeds": found}
+
+    @api.post("/api/feeds", status_code=201)
+    def add_feed(body: FeedIn) -> dict[str, Any]:
+        return assistant.add_feed(body.url, body.interval).to_dict()
+
+    @api.delete("/api/feeds/{feed}")
+    def remove_feed(feed: str, purge: bool = False) -> dict[str, Any]:
+        """Stop following a feed (by id); ``purge`` also removes its documents."""
+        removed, report = assistant.remove_feed(feed, purge=purge)
+        return {"removed": removed.to_dict(), "report": report.to_dict()}
+
+    @api.post("/api/feeds/poll")
+    def poll() -> dict[str, Any]:
+        """Poll every feed now (and scan the watched folders), whatever their intervals."""
+        return assistant.watch_once().to_dict()
 
     @api.get("/v1/models")
     def models() -> dict[str, Any]:
@@ -349,9 +430,9 @@ def create_app(assistant: Assistant, ui: bool = True) -> FastAPI:
 
     app.include_router(api)
     _mount_slack(app, assistant)
-    known: dict[str, set[str]] = {
-        getattr(r, "path", ""): getattr(r, "methods", set()) for r in api.routes
-    }
+    known: dict[str, set[str]] = {}
+    for r in api.routes:
+        known.setdefault(getattr(r, "path", ""), set()).update(getattr(r, "methods", set()))
 
     # Otherwise the UI mounted at / would answer these with its own, differently shaped 404.
     @app.api_route("/api/{rest:path}", methods=ALL_METHODS, include_in_schema=False)
