@@ -271,6 +271,70 @@ class WebUI:
                 lines.append(f"❌ **{r.name}**: not indexed: {html.escape(r.reason or '')}")
         return "\n\n".join(lines), self.documents(), None
 
+    def fetch_urls(
+        self,
+        text: str,
+        progress: gr.Progress = gr.Progress(),  # noqa: B008
+    ) -> tuple[Any, ...]:
+        """Fetch the pasted article URLs (one a line) and ingest them."""
+        urls = [u for u in (text or "").split() if u.strip()]
+        if not urls:
+            raise gr.Error("Paste one or more article URLs first.")
+        try:
+            results, _ = self.assistant.ingest_urls(
+                urls, progress=lambda total, desc: _Bar(progress, total, desc)
+            )
+        except AssistantError as exc:
+            raise gr.Error(str(exc)) from None
+        lines = []
+        for r in results:
+            name = _md(r.title or r.url)
+            if r.indexed:
+                lines.append(f"✅ **{name}**: {r.status} ({_md(r.source or r.url)})")
+            else:
+                lines.append(f"❌ **{_md(r.url)}**: {_md(r.reason or '')}")
+        return "\n\n".join(lines), self.documents(), ""
+
+    def feeds(self) -> list[list[Any]]:
+        """Each followed feed: name, URL, interval, last poll, items ingested, last error."""
+        try:
+            found = self.assistant.feeds()
+        except AssistantError as exc:
+            raise gr.Error(str(exc)) from None
+        return [
+            [
+                f.title or "(not polled yet)",
+                f.url,
+                f"{f.interval / 60:g} min",
+                f.last_poll or "never",
+                f.items_ingested,
+                f.last_result,
+                f.last_error or "",
+            ]
+            for f in found
+        ]
+
+    def add_feed(self, url: str) -> tuple[Any, ...]:
+        try:
+            feed = self.assistant.add_feed((url or "").strip())
+        except AssistantError as exc:
+            raise gr.Error(str(exc)) from None
+        note = f"Following **{_md(feed.url)}**; it is polled every {feed.interval / 60:g} min."
+        return note, self.feeds(), ""
+
+    def poll(self) -> tuple[Any, ...]:
+        """Poll every feed now (and scan the watched folders)."""
+        try:
+            report = self.assistant.watch_once()
+        except AssistantError as exc:
+            raise gr.Error(str(exc)) from None
+        text = "\n\n".join(_md(line.strip()) for line in report.summary().split("\n"))
+        return text, self.feeds(), self.documents()
+
+
+def _md(text: str) -> str:
+    return _MD_SPECIAL.sub(r"\\\1", html.escape(text, quote=False))
+
 
 def build(assistant: Assistant) -> gr.Blocks:
     ui = WebUI(assistant)
@@ -325,6 +389,30 @@ def build(assistant: Assistant) -> gr.Blocks:
                 elem_id="upload",
             )
             status = gr.Markdown(elem_id="upload-status")
+            with gr.Row():
+                url_box = gr.Textbox(
+                    label="Add articles by URL (one a line): the page is fetched and its "
+                    "article extracted",
+                    lines=2,
+                    scale=8,
+                    elem_id="urls",
+                )
+                fetch = gr.Button("Fetch", scale=1, elem_id="fetch")
+            gr.Markdown("### Feeds")
+            feeds_table = gr.Dataframe(
+                headers=["Feed", "URL", "Every", "Last poll", "Items", "Last result", "Last error"],
+                datatype=["str", "str", "str", "str", "number", "str", "str"],
+                interactive=False,
+                wrap=True,
+                elem_id="feeds",
+            )
+            with gr.Row():
+                feed_box = gr.Textbox(
+                    label="Follow a feed (RSS or Atom URL)", scale=6, elem_id="feed-url"
+                )
+                follow = gr.Button("Follow", scale=1, elem_id="follow")
+                poll = gr.Button("Poll now", scale=1, elem_id="poll")
+            feeds_status = gr.Markdown(elem_id="feeds-status")
 
         outputs = [chatbot, sources, notice, session, textbox]
         textbox.submit(ui.respond, [textbox, session], outputs, api_name="respond")
@@ -339,6 +427,13 @@ def build(assistant: Assistant) -> gr.Blocks:
         )
         refresh.click(ui.documents, None, table, api_name="documents")
         files.upload(ui.upload, [files], [status, table, files], api_name="upload")
+        fetch.click(ui.fetch_urls, [url_box], [status, table, url_box], api_name="fetch_urls")
+        docs_tab.select(ui.feeds, None, feeds_table, api_visibility="private")
+        refresh.click(ui.feeds, None, feeds_table, api_name="feeds")
+        follow.click(
+            ui.add_feed, [feed_box], [feeds_status, feeds_table, feed_box], api_name="add_feed"
+        )
+        poll.click(ui.poll, None, [feeds_status, feeds_table, table], api_name="poll_feeds")
     demo.queue(default_concurrency_limit=4)
     return demo
 

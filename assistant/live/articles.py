@@ -26,6 +26,7 @@ from assistant.index.dates import date_from_url, normalise_date
 from assistant.index.readers import doc_id_for
 from assistant.types import Source
 
+MIN_WORDS = 8  # fewer is a menu or an error page, not an article
 HTML_ACCEPT = "text/html, application/xhtml+xml;q=0.9, */*;q=0.5"
 _HTML_TYPES = ("text/html", "application/xhtml+xml", "")
 _FEED_TYPES = ("application/rss+xml", "application/atom+xml", "application/rdf+xml")
@@ -163,8 +164,9 @@ def extract_article(body: bytes, fetched_url: str, content_type: str = "") -> Ar
     )
     # One paragraph a line in trafilatura's text; blank lines between them, as in every file.
     text = clean_text((meta.get("text") or "").replace("\n", "\n\n"))
-    if not text:
-        raise FetchFailed("no article text found on the page")
+    if len(text.split()) < MIN_WORDS:
+        # A menu or a cookie wall is all some pages show without a browser.
+        raise FetchFailed(f"no article text found on the page ({len(text.split())} words)")
     # trafilatura falls back on the address it was given when the page names no canonical URL.
     claimed = meta.get("url")
     url, refused = canonical_url(None if claimed == fetched_url else claimed, fetched_url)

@@ -68,7 +68,7 @@ def _text(html: str) -> str:
 
 def _date(entry: Any) -> str | None:
     for name in ("published_parsed", "updated_parsed", "created_parsed"):
-        value = entry.get(name)
+        value = dict.get(entry, name)  # FeedParserDict.get maps "updated" with a warning
         if value:
             try:
                 return datetime.fromtimestamp(calendar.timegm(value), UTC).date().isoformat()
@@ -97,7 +97,7 @@ def _entry(raw: Any) -> Entry | None:
         return None  # nothing to ingest and nowhere to fetch it from
     published = _date(raw)
     authors = _authors(raw)
-    said = [title, link, summary, content, published, authors, str(raw.get("updated") or "")]
+    said = [title, link, summary, content, published, authors, str(dict.get(raw, "updated") or "")]
     digest = hashlib.sha256(json.dumps(said, ensure_ascii=False).encode()).hexdigest()
     key = str(raw.get("id") or "").strip() or link or digest
     return Entry(key, digest, link, title, published, authors, summary, content)
@@ -125,7 +125,7 @@ def parse_feed(body: bytes, url: str, content_type: str = "") -> ParsedFeed:
         got = f" (got {content_type})" if content_type else ""
         raise FetchFailed(f"not an RSS or Atom feed{got}" + (f": {problem}" if problem else ""))
     if problem and not entries:
-        raise FetchFailed(f"not a valid feed: {problem}")
+        raise FetchFailed(f"not a valid feed (invalid XML: {problem})")
     warning = f"not well-formed ({problem}); read leniently" if problem else ""
     title = " ".join(str(parsed.get("feed", {}).get("title") or "").split())
     return ParsedFeed(title, entries, warning)

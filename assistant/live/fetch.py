@@ -115,6 +115,8 @@ class AddressPolicy:
             if real.is_loopback
             else "link-local"
             if real.is_link_local
+            else "unspecified"
+            if real.is_unspecified
             else "private"
             if real.is_private
             else "non-public"

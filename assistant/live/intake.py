@@ -33,6 +33,7 @@ from assistant.live.articles import (
     Article,
     canonical_url,
     extract_article,
+    strip_tracking,
     text_hash,
 )
 from assistant.live.feeds import FEED_ACCEPT, Entry, parse_feed
@@ -101,7 +102,7 @@ class Intake:
     def fetch_page(self, url: str, present: set[str] | None = None) -> Page:
         """``url`` fetched (conditionally, when its document is still in the index) and its
         article extracted. ``present``: document ids known to exist, to save a look-up."""
-        key = page_key(url)
+        key = page_key(strip_tracking(url))  # one page whatever campaign linked to it
         prior = self.state.seen([key]).get(key)
         if prior is not None and prior.doc_id and present is None:
             present = set(self.store.doc_records([prior.doc_id]))
@@ -155,6 +156,7 @@ class Intake:
         remove: list[str] = []
         unmodified: dict[str, str] = {}  # url -> its document, named from its record below
         extra = IngestReport(urls_seen=len(wanted))
+        batch: dict[str, str] = {}  # text hash -> source, for copies within this request
         for url in wanted:
             try:
                 check_url(url)
@@ -174,6 +176,9 @@ class Intake:
             art = page.article
             digest = text_hash(art.text)
             dup = self._duplicate_of(art.doc_id, digest)
+            if dup is None and batch.get(digest, art.url) != art.url:
+                dup = {"doc_id": doc_id_for(batch[digest]), "source": batch[digest]}
+            batch.setdefault(digest, art.url)
             if dup is not None:
                 page.seen.doc_id = dup["doc_id"]
                 reason = f"same text as {dup.get('source', '')}"
@@ -280,7 +285,9 @@ class Intake:
         unique = {e.key: e for e in reversed(entries[: self.settings.live.feed_max_items])}
         keys = {k: item_key(feed.url, k) for k in unique}
         prior = self.state.seen(list(keys.values()))
-        pages = self.state.seen([page_key(e.link) for e in unique.values() if e.link])
+        pages = self.state.seen(
+            [page_key(strip_tracking(e.link)) for e in unique.values() if e.link]
+        )
         present = set(
             self.store.doc_records(
                 [s.doc_id for s in [*prior.values(), *pages.values()] if s.doc_id]
@@ -290,6 +297,7 @@ class Intake:
         records: list[Seen] = []
         remove: list[str] = []
         complete = True
+        batch: dict[str, str] = {}  # text hash -> doc id, for copies within this poll
         for key, entry in reversed(unique.items()):  # in the feed's order
             old = prior.get(keys[key])
             if old and not old.error and old.hash == entry.hash and old.doc_id in present:
@@ -320,6 +328,9 @@ class Intake:
                 continue
             digest = text_hash(src.text)
             dup = self._duplicate_of(src.doc_id, digest)
+            if dup is None and batch.get(digest, src.doc_id) != src.doc_id:
+                dup = {"doc_id": batch[digest]}
+            batch.setdefault(digest, src.doc_id)
             record.doc_id = dup["doc_id"] if dup else src.doc_id
             records.append(record)
             if old and old.doc_id and old.doc_id not in (record.doc_id, ""):

@@ -87,7 +87,9 @@ class Site:
 
             def do_GET(self) -> None:
                 with site._lock:
-                    site.log.append(Request(self.path, {k.lower(): v for k, v in self.headers.items()}))
+                    site.log.append(
+                        Request(self.path, {k.lower(): v for k, v in self.headers.items()})
+                    )
                 # Like a real site, a page ignores query parameters it does not know.
                 res = site.resources.get(self.path) or site.resources.get(self.path.split("?")[0])
                 if res is None:
