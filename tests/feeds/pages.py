@@ -6,8 +6,8 @@ from __future__ import annotations
 
 import html
 from dataclasses import dataclass, field
-from email.utils import format_datetime
 from datetime import UTC, datetime
+from email.utils import format_datetime
 
 NAV = """<header><nav class="menu"><ul><li><a href="/">Home</a></li><li><a href="/world">World</a>
 </li><li><a href="/business">Business</a></li><li><a href="/sport">Sport</a></li>

@@ -91,14 +91,15 @@ def test_broken_feeds_are_reported_and_the_others_keep_going(tmp_path, site: Sit
 
     web = Assistant(web_settings(tmp_path, fetch_timeout=1.0, fetch_max_mb=1))
     good = publish(site, [story(0), story(1)])
+    xml = "application/rss+xml"
     bad = {
-        "invalid XML": site.put("/bad.xml", "<rss><channel><item><title>Broken <b></rss", "application/rss+xml"),
+        "invalid XML": site.put("/bad.xml", "<rss><channel><item><title>Broken <b></rss", xml),
         "HTTP 500": site.put("/500.xml", "boom", "text/plain", status=500),
-        "timed out": site.put("/slow.xml", rss("Slow", site.base, [story(2)]), "application/rss+xml", delay=4),
-        "larger than 1 MB": site.put("/huge.xml", b"", "application/rss+xml", stream_bytes=50 * 2**20),
+        "timed out": site.put("/slow.xml", rss("Slow", site.base, [story(2)]), xml, delay=4),
+        "larger than 1 MB": site.put("/huge.xml", b"", xml, stream_bytes=50 * 2**20),
         "private address": site.redirect("/moved.xml", "http://192.168.0.10/feed.xml"),
         "not an RSS or Atom feed": site.put("/page.html", article_html(STORM, site.base)),
-    }  # fmt: skip
+    }
     for url in bad.values():
         web.add_feed(url)
     web.add_feed(good)
@@ -159,7 +160,12 @@ def test_a_failed_article_is_retried_then_the_summary_is_taken(web: Assistant, s
 
 
 def test_full_text_feeds_are_not_fetched_again(web: Assistant, site: Site) -> None:
-    long = Story("long-read", "A long read about the harbour", [f"Paragraph {n} about the harbour wall, its history and the engineers who built it in the last century." for n in range(12)], section="local")  # fmt: skip
+    paragraphs = [
+        f"Paragraph {n} about the harbour wall, its history and the engineers who built it "
+        "in the last century."
+        for n in range(12)
+    ]
+    long = Story("long-read", "A long read about the harbour", paragraphs, section="local")
     url = site.put(FEED, rss("Full", site.base, [long], full_text=True), "application/rss+xml")
     web.add_feed(url)
     [poll] = web.watch_once().feeds
