@@ -75,7 +75,6 @@ class SecretRedactor(logging.Filter):
             record.stack_info = self.redact(record.stack_info)
         return True
 
-
     def _redact_args(self, record: logging.LogRecord) -> bool:
         """Clean a record's format string and plain arguments in place, keeping them apart:
         some formatters (uvicorn's access lines) build the line from the arguments. False
