@@ -208,6 +208,20 @@ def stream_chunks(first: str | Answer, rest: Iterator[str | Answer]) -> Iterator
     yield sse("[DONE]")
 
 
+def indexed_response(
+    body: dict[str, Any], failed: list[str], total: int, code: str
+) -> JSONResponse:
+    """201 with ``body``; 422 with an error listing each reason when nothing was indexed."""
+    if len(failed) < total:
+        return JSONResponse(body, status_code=201)
+    body["error"] = {
+        "message": f"nothing could be indexed ({'; '.join(failed)})",
+        "type": "invalid_request_error",
+        "code": code,
+    }
+    return JSONResponse(body, status_code=422)
+
+
 # --- the app --------------------------------------------------------------------------------------
 class BodyLimit:
     """Refuse oversized request bodies by their Content-Length before anything reads them."""
@@ -335,19 +349,9 @@ def create_app(assistant: Assistant, ui: bool = True, watch: bool = False) -> Fa
         """Fetch web pages ({"url": ...} or {"urls": [...]}) and ingest their articles."""
         urls = ([body.url] if body.url else []) + body.urls
         results, report = assistant.ingest_urls(urls)
-        out: dict[str, Any] = {
-            "urls": [r.to_dict() for r in results],
-            "report": report.to_dict(),
-        }
-        if not any(r.indexed for r in results):
-            reasons = "; ".join(f"{r.url}: {r.reason}" for r in results)
-            out["error"] = {
-                "message": f"nothing could be indexed ({reasons})",
-                "type": "invalid_request_error",
-                "code": "fetch_failed",
-            }
-            return JSONResponse(out, status_code=422)
-        return JSONResponse(out, status_code=201)
+        out = {"urls": [r.to_dict() for r in results], "report": report.to_dict()}
+        failed = [f"{r.url}: {r.reason}" for r in results if not r.indexed]
+        return indexed_response(out, failed, len(results), "fetch_failed")
 
     # Before the multipart upload on the same path: this one takes only JSON bodies.
     api.add_api_route(
@@ -360,15 +364,8 @@ def create_app(assistant: Assistant, ui: bool = True, watch: bool = False) -> Fa
         items = [(f.filename or "", f.file, f.size) for f in files]
         results, report = assistant.upload(items)
         body = {"files": [r.to_dict() for r in results], "report": report.to_dict()}
-        if not any(r.indexed for r in results):
-            reasons = "; ".join(f"{r.name}: {r.reason}" for r in results)
-            body["error"] = {
-                "message": f"nothing could be indexed ({reasons})",
-                "type": "invalid_request_error",
-                "code": "upload_rejected",
-            }
-            return JSONResponse(body, status_code=422)
-        return JSONResponse(body, status_code=201)
+        failed = [f"{r.name}: {r.reason}" for r in results if not r.indexed]
+        return indexed_response(body, failed, len(results), "upload_rejected")
 
     @api.get("/api/feeds")
     def feeds() -> dict[str, Any]:

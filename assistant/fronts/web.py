@@ -16,9 +16,9 @@ import html
 import logging
 import os
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 from urllib.parse import urlparse
 
 import gradio as gr
@@ -29,6 +29,7 @@ from assistant.errors import AssistantError
 from assistant.types import Answer, Citation, Turn
 
 log = logging.getLogger(__name__)
+_T = TypeVar("_T")
 
 EXAMPLES = [
     "What support did NATO pledge to Ukraine?",
@@ -256,12 +257,7 @@ class WebUI:
                 (Path(p).name, stack.enter_context(open(p, "rb")), os.path.getsize(p))  # noqa: SIM115
                 for p in paths
             ]
-            try:
-                results, _ = self.assistant.upload(
-                    items, progress=lambda total, desc: _Bar(progress, total, desc)
-                )
-            except AssistantError as exc:
-                raise gr.Error(str(exc)) from None
+            results, _ = _shown(self.assistant.upload, items, progress=_bars(progress))
         lines = []
         for r in results:
             if r.indexed:
@@ -280,12 +276,7 @@ class WebUI:
         urls = [u for u in (text or "").split() if u.strip()]
         if not urls:
             raise gr.Error("Paste one or more article URLs first.")
-        try:
-            results, _ = self.assistant.ingest_urls(
-                urls, progress=lambda total, desc: _Bar(progress, total, desc)
-            )
-        except AssistantError as exc:
-            raise gr.Error(str(exc)) from None
+        results, _ = _shown(self.assistant.ingest_urls, urls, progress=_bars(progress))
         lines = []
         for r in results:
             name = _md(r.title or r.url)
@@ -297,10 +288,7 @@ class WebUI:
 
     def feeds(self) -> list[list[Any]]:
         """Each followed feed: name, URL, interval, last poll, items ingested, last error."""
-        try:
-            found = self.assistant.feeds()
-        except AssistantError as exc:
-            raise gr.Error(str(exc)) from None
+        found = _shown(self.assistant.feeds)
         return [
             [
                 f.title or "(not polled yet)",
@@ -315,21 +303,27 @@ class WebUI:
         ]
 
     def add_feed(self, url: str) -> tuple[Any, ...]:
-        try:
-            feed = self.assistant.add_feed((url or "").strip())
-        except AssistantError as exc:
-            raise gr.Error(str(exc)) from None
+        feed = _shown(self.assistant.add_feed, (url or "").strip())
         note = f"Following **{_md(feed.url)}**; it is polled every {feed.interval / 60:g} min."
         return note, self.feeds(), ""
 
     def poll(self) -> tuple[Any, ...]:
         """Poll every feed now (and scan the watched folders)."""
-        try:
-            report = self.assistant.watch_once()
-        except AssistantError as exc:
-            raise gr.Error(str(exc)) from None
+        report = _shown(self.assistant.watch_once)
         text = "\n\n".join(_md(line.strip()) for line in report.summary().split("\n"))
         return text, self.feeds(), self.documents()
+
+
+def _shown(call: Callable[..., _T], *args: Any, **kw: Any) -> _T:
+    """``call(...)``, its refusal shown to the user as a Gradio error."""
+    try:
+        return call(*args, **kw)
+    except AssistantError as exc:
+        raise gr.Error(str(exc)) from None
+
+
+def _bars(progress: gr.Progress) -> Callable[[int, str], _Bar]:
+    return lambda total, desc: _Bar(progress, total, desc)
 
 
 def _md(text: str) -> str:

@@ -145,7 +145,9 @@ def story(n: int, day: str = "2024-05-14") -> Story:
              "Halden", "Iversund", "Jorvik", "Kelloe", "Lunsby"]  # fmt: skip
     projects = ["bridge", "library", "tram line", "school", "harbour crane", "clinic",
                 "ferry terminal", "sports hall", "water plant", "bus depot"]  # fmt: skip
-    town = towns[n % len(towns)] + ("" if n < len(towns) else f" {n // len(towns) + 1}")
+    endings = ["berg", "dal", "strand", "vik", "holm", "by", "sund", "ness", "field", "mouth"]
+    # Each number its own town, so a question names exactly one story (up to 132 of them).
+    town = towns[n % len(towns)] + ("" if n < len(towns) else endings[n // len(towns) - 1])
     project = projects[n % len(projects)]
     millions = 3 + (n * 7) % 90
     return Story(

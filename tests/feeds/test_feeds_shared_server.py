@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import re
 import subprocess
-import sys
 import time
 from pathlib import Path
 
@@ -14,7 +13,7 @@ import pytest
 
 from tests.feeds.pages import article_html, rss, story
 from tests.feeds.site import Site
-from tests.servers import chroma_server, cli_env, free_port, run_cli, stop, wait_http
+from tests.servers import chroma_server, cli_env, run_cli, start_serve, stop, wait_http
 
 pytestmark = pytest.mark.slow
 
@@ -59,19 +58,10 @@ def test_two_servers_ingest_each_item_of_a_feed_once(tmp_path: Path) -> None:
         urls, logs = [], []
         try:
             for _ in range(2):
-                port = free_port()
-                logs.append(tmp_path / f"serve-{port}.log")
-                with logs[-1].open("wb") as log:
-                    procs.append(
-                        subprocess.Popen(
-                            [sys.executable, "-m", "assistant", "serve", "--port", str(port)],
-                            cwd=tmp_path,
-                            env=env,
-                            stdout=log,
-                            stderr=subprocess.STDOUT,
-                        )
-                    )
-                urls.append(f"http://127.0.0.1:{port}")
+                proc, url, log = start_serve(tmp_path, env)
+                procs.append(proc)
+                urls.append(url)
+                logs.append(log)
             for url, proc in zip(urls, procs, strict=True):
                 wait_http(f"{url}/health", 180, proc)
             wait_for(urls[0], 3, procs, logs)
