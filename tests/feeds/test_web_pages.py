@@ -19,7 +19,8 @@ FURNITURE = [
 BASE = "https://gazette.example.org"
 
 
-def test_the_article_comes_out_clean_with_its_metadata() -> None:
+def test_the_article_comes_out_clean_with_its_metadata(no_network: list[object]) -> None:
+    # Extraction (trafilatura, htmldate, courlan) works from what their packages ship.
     page = article_html(STORM, BASE).encode()
     art = extract_article(page, BASE + STORM.path() + "?utm_source=rss", "text/html")
     for paragraph in STORM.paragraphs:
@@ -32,6 +33,7 @@ def test_the_article_comes_out_clean_with_its_metadata() -> None:
     assert art.url == BASE + STORM.path()
     assert art.site == "The Harbour Gazette"
     assert "\n\n" in art.text  # paragraphs stay apart, as in every document
+    assert no_network == []
 
 
 def test_the_canonical_url_must_be_on_the_pages_own_site() -> None:
