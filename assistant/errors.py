@@ -68,6 +68,34 @@ class DatasetError(InvalidRequest):
     code = "invalid_dataset"
 
 
+# --- the web ---------------------------------------------------------------------------------
+class FetchFailed(AssistantError):
+    """A page or feed could not be fetched or used; the message says why (refused address,
+    robots.txt, HTTP status, timeout, size, not an article or not a feed)."""
+
+    status = 502
+    code = "fetch_failed"
+    kind = "fetch_failed"
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        status: int | None = None,
+        http_status: int | None = None,
+        retry_after: float | None = None,
+    ) -> None:
+        super().__init__(message, status=status)
+        self.http_status = http_status  # the remote server's answer, when there was one
+        self.retry_after = retry_after  # seconds its Retry-After header asked for
+
+
+class InvalidUrl(InvalidRequest, FetchFailed):
+    """A URL that can't be fetched at all (not http(s), no host, credentials in it)."""
+
+    code = "invalid_url"
+
+
 # --- the index --------------------------------------------------------------------------------
 class EmptyIndex(AssistantError):
     """Asked a question before anything was ingested."""
@@ -133,11 +161,13 @@ __all__ = [
     "DatasetError",
     "EmptyIndex",
     "EmptyQuestion",
+    "FetchFailed",
     "IndexBusy",
     "IndexMismatch",
     "IndexUnavailable",
     "InvalidDate",
     "InvalidRequest",
+    "InvalidUrl",
     "LLMError",
     "LLMNotInstalled",
     "LLMUnavailable",

@@ -65,11 +65,12 @@ class SecretRedactor(logging.Filter):
         return text
 
     def filter(self, record: logging.LogRecord) -> bool:
-        try:
-            message = record.getMessage()
-        except Exception:  # a broken format string: keep the raw parts, cleaned
-            message = f"{record.msg} {record.args}"
-        record.msg, record.args = self.redact(message), None
+        if not self._redact_args(record):
+            try:
+                message = record.getMessage()
+            except Exception:  # a broken format string: keep the raw parts, cleaned
+                message = f"{record.msg} {record.args}"
+            record.msg, record.args = self.redact(message), None
         if record.exc_info and record.exc_info[0] is not None:
             text = record.exc_text or logging.Formatter().formatException(record.exc_info)
             # The traceback is kept as cleaned text only: formatters print exc_text as is.
@@ -79,6 +80,23 @@ class SecretRedactor(logging.Filter):
         if record.stack_info:
             record.stack_info = self.redact(record.stack_info)
         return True
+
+    def _redact_args(self, record: logging.LogRecord) -> bool:
+        """Clean a record's format string and plain arguments in place, keeping them apart:
+        some formatters (uvicorn's access lines) build the line from the arguments. False
+        when that cannot be done safely (other argument types, a secret across the parts)."""
+        args = record.args
+        if not isinstance(record.msg, str) or not isinstance(args, tuple):
+            return False
+        if not all(a is None or isinstance(a, str | int | float) for a in args):
+            return False
+        record.msg = self.redact(record.msg)
+        record.args = tuple(self.redact(a) if isinstance(a, str) else a for a in args)
+        try:
+            message = record.getMessage()
+        except Exception:
+            return False
+        return self.redact(message) == message
 
 
 _redactor = SecretRedactor()
@@ -208,3 +226,20 @@ def uvicorn_log_config(log_format: str) -> dict[str, Any]:
             "uvicorn.access": {"handlers": ["default"], "level": "INFO", "propagate": False},
         },
     }
+
+
+def show_info(*names: str) -> None:
+    """INFO records of these loggers reach stderr whatever the configured level (what a
+    watching server fetched and ingested is its news, not debugging)."""
+    for name in names:
+        logger = logging.getLogger(name)
+        if not any(getattr(h, "_assistant_info", False) for h in logger.handlers):
+            handler = _StderrHandler()
+            handler.setFormatter(
+                logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s")
+            )
+            handler._assistant_info = True  # type: ignore[attr-defined]
+            logger.addHandler(handler)
+        if logger.getEffectiveLevel() > logging.INFO:
+            logger.setLevel(logging.INFO)
+        logger.propagate = False  # the root handler would print its warnings a second time

@@ -1,8 +1,8 @@
 """The one typed settings object, grouped by concern.
 
 ``Settings`` holds one nested model per concern (``index``, ``retrieval``, ``answer``, ``llm``,
-``server``, ``slack``); code reads ``settings.index.chunk_size``. Every field also has a flat
-name, the one the settings had before they were grouped (``chunk_size``, ``llm_model``,
+``server``, ``slack``, ``live``); code reads ``settings.index.chunk_size``. Every field also has
+a flat name, the one the settings had before they were grouped (``chunk_size``, ``llm_model``,
 ``slack_port``), and that name keeps working everywhere a setting is given:
 
 - environment: ``ASSISTANT_CHUNK_SIZE`` (flat) or ``ASSISTANT_INDEX__CHUNK_SIZE`` (nested);
@@ -17,6 +17,7 @@ keys, tokens) are read from the environment only.
 from __future__ import annotations
 
 import os
+import re
 from pathlib import Path
 from typing import Any, Literal
 
@@ -330,6 +331,95 @@ class SlackSettings(_Group):
         return v if v.endswith("/") else v + "/"
 
 
+def _comma_list(value: Any) -> Any:
+    """A comma-separated string (as an environment variable carries a list) as a list."""
+    if isinstance(value, str):
+        return [part.strip() for part in value.split(",") if part.strip()]
+    return value
+
+
+class LiveSettings(_Group):
+    """Web pages, RSS/Atom feeds and watched folders coming in (assistant/live/)."""
+
+    fetch_allow_hosts: list[str] = Field(
+        default_factory=list,
+        description="Host names, addresses or networks (CIDR) that may be fetched although "
+        "they are private, loopback or link-local (env: comma-separated). By default only "
+        "public addresses are fetched, checked after DNS resolution and on every redirect.",
+    )
+    fetch_timeout: float = Field(
+        15.0,
+        gt=0,
+        le=600,
+        description="Seconds one request may take in all: connecting, waiting and reading.",
+    )
+    fetch_max_mb: float = Field(
+        10.0, gt=0, le=1024, description="Largest page or feed read; a bigger one is refused."
+    )
+    fetch_max_redirects: int = Field(
+        5, ge=0, le=30, description="Redirects followed per request before giving up."
+    )
+    fetch_user_agent: str = Field(
+        "newsroom-assistant/0.1 (news ingestion; honours robots.txt)",
+        min_length=1,
+        description="User-Agent of every request; its first word is the name robots.txt "
+        "rules are matched against.",
+    )
+    fetch_robots: bool = Field(
+        True,
+        description="Honour robots.txt; false only for sites you own or may crawl otherwise.",
+    )
+    feed_interval: float = Field(
+        900.0,
+        ge=1,
+        le=7 * 86400,
+        description="Seconds between two polls of a feed, unless `feeds add --interval` "
+        "gives it its own.",
+    )
+    feed_max_backoff: float = Field(
+        6 * 3600.0,
+        ge=1,
+        description="Longest wait after failed polls: the wait doubles from the feed's "
+        "interval with each failure up to this.",
+    )
+    feed_max_items: int = Field(
+        100, ge=1, le=10_000, description="Items taken from one feed document per poll."
+    )
+    watch_dirs: list[Path] = Field(
+        default_factory=list,
+        description="Folders `assistant watch` and `assistant serve` follow: new and changed "
+        "files are ingested, deleted ones removed (env: comma-separated).",
+    )
+    watch_interval: float = Field(
+        5.0, gt=0, le=3600, description="Seconds between two scans of the watched folders."
+    )
+    watch_in_serve: bool = Field(
+        True,
+        description="`assistant serve` polls the configured feeds and watch_dirs in the "
+        "background.",
+    )
+
+    _lists = field_validator("fetch_allow_hosts", "watch_dirs", mode="before")(_comma_list)
+
+    @field_validator("fetch_allow_hosts")
+    @classmethod
+    def _hosts(cls, v: list[str]) -> list[str]:
+        import ipaddress
+
+        out = []
+        for item in v:
+            item = item.strip().lower().strip("[]")
+            if "/" in item:
+                try:
+                    ipaddress.ip_network(item, strict=False)
+                except ValueError:
+                    raise ValueError(f"fetch_allow_hosts: {item!r} is not a network") from None
+            elif not re.fullmatch(r"[a-z0-9._:-]+", item):
+                raise ValueError(f"fetch_allow_hosts: {item!r} is not a host name or address")
+            out.append(item)
+        return out
+
+
 GROUPS: dict[str, type[_Group]] = {
     "index": IndexSettings,
     "retrieval": RetrievalSettings,
@@ -337,6 +427,7 @@ GROUPS: dict[str, type[_Group]] = {
     "llm": LLMSettings,
     "server": ServerSettings,
     "slack": SlackSettings,
+    "live": LiveSettings,
 }
 # The flat (pre-grouping) name of every nested field that is not simply its own name.
 _RENAMED = {
@@ -481,6 +572,9 @@ class Settings(BaseSettings):
     llm: LLMSettings = Field(default_factory=LLMSettings, description="The optional LLM.")
     server: ServerSettings = Field(default_factory=ServerSettings, description="The server.")
     slack: SlackSettings = Field(default_factory=SlackSettings, description="The Slack bot.")
+    live: LiveSettings = Field(
+        default_factory=LiveSettings, description="Web pages, feeds and watched folders."
+    )
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field(
         "WARNING",
         description="Log level of the command-line tools and the server (INFO shows "

@@ -146,6 +146,11 @@ class IngestReport:
     chunks_added: int = 0
     chunks_removed: int = 0
     seconds: float = 0.0
+    # Web pages asked for, and how many of them answered "not modified" (one request each).
+    urls_seen: int = 0
+    urls_not_modified: int = 0
+    # What came in: ("added" or "updated", title, source) of each document written.
+    arrived: list[tuple[str, str, str]] = field(default_factory=list)
     # Resolved path of each file read or found unchanged -> its documents now in the index
     # (uploads report per file from it). Server paths: never part of to_dict().
     docs_by_file: dict[str, int] = field(default_factory=dict, repr=False)
@@ -153,17 +158,42 @@ class IngestReport:
     def to_dict(self) -> dict[str, Any]:
         d = {k: v for k, v in self.__dict__.items() if k != "docs_by_file"}
         d["skipped"] = [{"path": p, "reason": r} for p, r in self.skipped]
+        d["arrived"] = [{"status": s, "title": t, "source": src} for s, t, src in self.arrived]
         return d
 
-    def summary(self) -> str:
-        lines = [
-            f"files: {self.files_seen} seen, {self.files_read} read, "
-            f"{self.files_unchanged} unchanged, {len(self.skipped)} skipped",
+    def merge(self, other: IngestReport) -> IngestReport:
+        """This report with ``other``'s counts and lists added (a run over files and URLs)."""
+        for name, value in other.__dict__.items():
+            mine = getattr(self, name)
+            if isinstance(value, list | int | float) and not isinstance(value, bool):
+                setattr(self, name, mine + value)
+            elif isinstance(value, dict):
+                mine.update(value)
+        return self
+
+    def summary(self, arrivals: int = 20) -> str:
+        lines = []
+        if self.files_seen or not self.urls_seen:
+            lines.append(
+                f"files: {self.files_seen} seen, {self.files_read} read, "
+                f"{self.files_unchanged} unchanged, {len(self.skipped)} skipped"
+            )
+        if self.urls_seen:
+            lines.append(
+                f"pages: {self.urls_seen} asked for, {self.urls_not_modified} not modified"
+            )
+        lines += [
             f"documents: {self.docs_added} added, {self.docs_updated} updated, "
             f"{self.docs_unchanged} unchanged, {self.docs_removed} removed",
             f"chunks: {self.chunks_added} added, {self.chunks_removed} removed",
             f"time: {self.seconds:.1f} s",
         ]
+        lines += [
+            f"{status} “{printable(title)}” — {printable(source)}"
+            for status, title, source in self.arrived[:arrivals]
+        ]
+        if len(self.arrived) > arrivals:
+            lines.append(f"... and {len(self.arrived) - arrivals} more")
         lines += [f"skipped {printable(p)}: {printable(r)}" for p, r in self.skipped]
         return "\n".join(lines)
 
@@ -184,3 +214,106 @@ class UploadResult:
 
     def to_dict(self) -> dict[str, Any]:
         return dict(self.__dict__)
+
+
+@dataclass
+class UrlResult:
+    """One URL asked for: what became of it."""
+
+    url: str  # as given
+    status: str  # "added", "updated", "unchanged", "not modified", "duplicate", "failed"
+    source: str | None = None  # the document's source id: its canonical URL
+    title: str | None = None
+    reason: str | None = None  # why it failed, or what it duplicates
+
+    @property
+    def indexed(self) -> bool:
+        return self.status != "failed"
+
+    def to_dict(self) -> dict[str, Any]:
+        return {**self.__dict__, "indexed": self.indexed}
+
+
+@dataclass
+class FeedStatus:
+    """A followed feed as `feeds list`, the API and the web UI show it."""
+
+    id: str
+    url: str
+    title: str
+    interval: float  # seconds between polls
+    last_poll: str | None  # ISO time (UTC) of the last poll, None before the first
+    next_poll: str | None
+    items_ingested: int
+    last_error: str | None
+    failures: int  # failed polls in a row (the wait doubles with each)
+    last_result: str  # "2 new, 1 updated", "not modified", ...
+
+    def to_dict(self) -> dict[str, Any]:
+        return dict(self.__dict__)
+
+
+@dataclass
+class FeedPoll:
+    """One poll of one feed."""
+
+    url: str
+    title: str
+    status: str  # "ok", "not modified", "error", "busy" (polled by another process)
+    added: int = 0
+    updated: int = 0
+    unchanged: int = 0
+    failed: list[tuple[str, str]] = field(default_factory=list)  # (item link or id, reason)
+    error: str | None = None
+    arrived: list[tuple[str, str, str]] = field(default_factory=list)  # as IngestReport's
+
+    def to_dict(self) -> dict[str, Any]:
+        d = dict(self.__dict__)
+        d["failed"] = [{"item": i, "reason": r} for i, r in self.failed]
+        d["arrived"] = [{"status": s, "title": t, "source": src} for s, t, src in self.arrived]
+        return d
+
+    def line(self) -> str:
+        name = printable(self.title or self.url)
+        if self.status == "error":
+            return f"feed {name}: error: {printable(self.error or '')}"
+        if self.status in ("not modified", "busy"):
+            return f"feed {name}: {self.status}"
+        said = f"{self.added} new, {self.updated} updated, {self.unchanged} unchanged"
+        if self.failed:
+            said += f", {len(self.failed)} failed ({printable(self.failed[0][1])})"
+        return f"feed {name}: {said}"
+
+
+@dataclass
+class WatchReport:
+    """One round of `assistant watch`: every feed polled and every watched folder scanned."""
+
+    feeds: list[FeedPoll] = field(default_factory=list)
+    folders: IngestReport | None = None  # None when no folder changed (or none is watched)
+    seconds: float = 0.0
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "feeds": [f.to_dict() for f in self.feeds],
+            "folders": self.folders.to_dict() if self.folders is not None else None,
+            "seconds": round(self.seconds, 3),
+        }
+
+    def summary(self, arrivals: int = 20) -> str:
+        lines = []
+        for poll in self.feeds:
+            lines.append(poll.line())
+            lines += [
+                f"  {s} “{printable(t)}” — {printable(src)}"
+                for s, t, src in poll.arrived[:arrivals]
+            ]
+            if len(poll.arrived) > arrivals:
+                lines.append(f"  ... and {len(poll.arrived) - arrivals} more")
+            lines += [f"  failed {printable(i)}: {printable(r)}" for i, r in poll.failed]
+        if self.folders is not None:
+            lines.append("folders:")
+            lines += ["  " + line for line in self.folders.summary(arrivals).split("\n")]
+        if not lines:
+            lines.append("nothing to poll: no feeds (`assistant feeds add URL`) and no folders")
+        return "\n".join(lines)

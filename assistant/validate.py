@@ -85,3 +85,23 @@ def session_id(value: Any) -> str:
     if not isinstance(value, str) or not _SESSION_ID.match(value):
         raise InvalidRequest("session_id must be 1-64 characters of letters, digits, '-' or '_'")
     return value
+
+
+_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(s|sec|m|min|h|d)?\s*$", re.IGNORECASE)
+_UNIT_SECONDS = {"s": 1, "sec": 1, "m": 60, "min": 60, "h": 3600, "d": 86400}
+
+
+def duration(value: Any, name: str = "interval", low: float = 1, high: float = 7 * 86400) -> float:
+    """Seconds from a number or text such as "90", "30s", "15m", "2h", "1d"."""
+    if isinstance(value, bool):
+        raise InvalidRequest(f"{name} must be a duration such as 30s, 15m or 2h")
+    if isinstance(value, int | float):
+        seconds = float(value)
+    else:
+        match = _DURATION.match(str(value))
+        if not match:
+            raise InvalidRequest(f"{name} {value!r} is not a duration (use e.g. 30s, 15m or 2h)")
+        seconds = float(match[1]) * _UNIT_SECONDS[(match[2] or "s").lower()]
+    if not low <= seconds <= high:
+        raise InvalidRequest(f"{name} must be from {low:g} s to {high / 86400:g} days")
+    return seconds

@@ -82,6 +82,22 @@ def cli_env(**assistant_env: str) -> dict[str, str]:
     return env
 
 
+def start_serve(cwd: Path, env: dict[str, str]) -> tuple[subprocess.Popen[bytes], str, Path]:
+    """`assistant serve` on a free loopback port, its output in ``cwd/serve-<port>.log``;
+    returns the process, its URL and the log's path."""
+    port = free_port()
+    log_path = cwd / f"serve-{port}.log"
+    with log_path.open("wb") as log:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "assistant", "serve", "--port", str(port)],
+            cwd=cwd,
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+    return proc, f"http://127.0.0.1:{port}", log_path
+
+
 def run_cli(
     args: list[str], cwd: Path, env: dict[str, str], timeout: float = 180
 ) -> subprocess.CompletedProcess[str]:

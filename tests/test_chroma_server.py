@@ -291,25 +291,16 @@ def test_two_servers_on_one_chroma_answer_alike(
 ) -> None:
     import httpx
 
-    from tests.servers import free_port, stop, wait_http
+    from tests.servers import start_serve, stop, wait_http
 
     env = cli_env(chroma_url=chroma_url, collection="srv-two", corpus_dir=str(corpus))
     assert run_cli(["ingest"], tmp_path, env).returncode == 0
     procs, urls = [], []
     try:
         for _ in range(2):
-            port = free_port()
-            with (tmp_path / f"serve-{port}.log").open("wb") as log:
-                procs.append(
-                    subprocess.Popen(
-                        [sys.executable, "-m", "assistant", "serve", "--port", str(port)],
-                        cwd=tmp_path,
-                        env=env,
-                        stdout=log,
-                        stderr=subprocess.STDOUT,
-                    )
-                )
-            urls.append(f"http://127.0.0.1:{port}")
+            proc, url, _log = start_serve(tmp_path, env)
+            procs.append(proc)
+            urls.append(url)
         for url, proc in zip(urls, procs, strict=True):
             wait_http(f"{url}/health", 180, proc)  # type: ignore[arg-type]
 

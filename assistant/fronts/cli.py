@@ -1,4 +1,4 @@
-"""The `assistant` command: ingest / ask / chat / serve / slack / eval / settings.
+"""The `assistant` command: ingest / ask / chat / serve / watch / feeds / slack / eval / settings.
 
 Commands parse flags and format output; the work is done by ``Assistant``.
 """
@@ -140,7 +140,12 @@ def _progress(total: int, desc: str) -> Any:
 @app.command()
 def ingest(
     paths: Annotated[
-        list[Path] | None, typer.Argument(help="Files or folders (default: corpus/).")
+        list[str] | None,
+        typer.Argument(help="Files, folders or http(s) URLs of articles (default: corpus/)."),
+    ] = None,
+    urls: Annotated[
+        Path | None,
+        typer.Option("--urls", help="A file of article URLs, one a line ('-' = stdin)."),
     ] = None,
     index: IndexOpt = None,
     prune: Annotated[
@@ -151,14 +156,36 @@ def ingest(
     ] = False,
     as_json: Annotated[bool, typer.Option("--json", help="Print the summary as JSON.")] = False,
 ) -> None:
-    """Read, clean, chunk and embed documents into the index (incremental)."""
+    """Read, clean, chunk and embed documents into the index (incremental). URLs are
+    fetched, and their articles extracted (an unchanged page costs one request)."""
+    given = list(paths or [])
+    links = [p for p in given if "://" in p]
+    files = [Path(p) for p in given if "://" not in p]
+    if urls is not None:
+        with _errors():
+            text = sys.stdin.read() if str(urls) == "-" else urls.read_text(encoding="utf-8")
+        links += [u.strip() for u in text.splitlines() if u.strip() and not u.startswith("#")]
     a = _assistant(index_dir=index)
+    results: list[Any] = []
     with _errors():
-        report = a.ingest(paths or None, prune=prune, rebuild=rebuild, progress=_progress)
+        if files or not links or prune or rebuild:
+            report = a.ingest(files or None, prune=prune, rebuild=rebuild, progress=_progress)
+        else:
+            from assistant.types import IngestReport
+
+            report = IngestReport()
+        if links:
+            results, fetched = a.ingest_urls(links, progress=_progress)
+            report.merge(fetched)
     if as_json:
-        typer.echo(json.dumps(report.to_dict()))
+        out = report.to_dict()
+        if links:
+            out["urls"] = [r.to_dict() for r in results]
+        typer.echo(json.dumps(out))
     else:
         typer.echo(report.summary())
+    if links and not files and not any(r.indexed for r in results):
+        raise typer.Exit(1)  # nothing could be fetched: a script should notice
 
 
 PlainOpt = Annotated[
@@ -394,7 +421,9 @@ def serve(
     with _errors():
         a.warm_up()  # a mismatched index fails here, not on the first request
         empty = a.is_empty()
+        feeds = a.feeds() if a.settings.live.watch_in_serve else []
     s = a.settings
+    watching = s.live.watch_in_serve and bool(feeds or s.live.watch_dirs)
     if empty:
         typer.secho(
             "warning: the index is empty: run `assistant ingest` or upload documents in the "
@@ -410,8 +439,16 @@ def serve(
         )
     base = f"http://{s.server.host}:{s.server.port}"
     typer.echo(f"Web UI {base}/  JSON API {base}/api/ask  OpenAI API {base}/v1")
+    if s.live.watch_in_serve:
+        from assistant.logs import show_info
+
+        show_info("assistant.live")  # what came in belongs in the server log
+        typer.echo(
+            f"Following {len(feeds)} feed(s) and {len(s.live.watch_dirs)} folder(s)"
+            + ("" if watching else "; feeds added later are picked up within a minute")
+        )
     uvicorn.run(
-        create_app(a),
+        create_app(a, watch=s.live.watch_in_serve),
         host=s.server.host,
         port=s.server.port,
         log_level="info",
@@ -430,6 +467,127 @@ def mcp_server(index: IndexOpt = None, log_format: LogFormatOpt = None) -> None:
 
         a.warm_up()  # a mismatched index fails here, before the client's first call
         run_stdio(a)
+
+
+@app.command()
+def watch(
+    dirs: Annotated[
+        list[Path] | None,
+        typer.Argument(help="Folders to follow (default: settings watch_dirs)."),
+    ] = None,
+    once: Annotated[
+        bool,
+        typer.Option("--once", help="Poll every feed and scan every folder once, then exit."),
+    ] = False,
+    index: IndexOpt = None,
+    top_k: TopKOpt = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print each round as JSON.")] = False,
+) -> None:
+    """Follow the news: poll the feeds (`assistant feeds add`) on their intervals and ingest
+    new and changed items; ingest files added to or changed in the folders, and remove the
+    documents of deleted ones."""
+    import threading
+
+    a = _assistant(index_dir=index, top_k=top_k)
+
+    def show(report: Any) -> None:
+        typer.echo(json.dumps(report.to_dict()) if as_json else report.summary())
+
+    with _errors():
+        watcher = a.watcher(dirs or None)
+        if once:
+            show(watcher.round(force=True))
+            return
+        from assistant.logs import show_info
+
+        show_info("assistant.live")
+        typer.echo(
+            f"Following {len(a.feeds())} feed(s) and {len(watcher.dirs)} folder(s); Ctrl-C stops.",
+            err=True,
+        )
+        stop = threading.Event()
+        try:
+            watcher.run(stop, show)
+        except KeyboardInterrupt:
+            stop.set()
+
+
+feeds_app = typer.Typer(no_args_is_help=True, help="Follow RSS and Atom feeds.")
+app.add_typer(feeds_app, name="feeds")
+
+
+def _feed_lines(feed: Any) -> list[str]:
+    from assistant.types import printable
+
+    every = _duration_text(feed.interval)
+    lines = [f"{feed.id}  {printable(feed.title or '(not polled yet)')}  every {every}"]
+    lines.append(f"    {printable(feed.url)}")
+    poll = f"last poll {feed.last_poll}" if feed.last_poll else "never polled"
+    lines.append(f"    {poll}; {feed.items_ingested} item(s) ingested; {feed.last_result or '-'}")
+    if feed.last_error:
+        lines.append(f"    last error: {printable(feed.last_error)}")
+    return lines
+
+
+def _duration_text(seconds: float) -> str:
+    for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
+        if seconds >= size and seconds % size == 0:
+            return f"{seconds / size:g}{unit}"
+    return f"{seconds:g}s"
+
+
+@feeds_app.command("add")
+def feeds_add(
+    url: Annotated[str, typer.Argument(help="The feed's URL (RSS or Atom).")],
+    interval: Annotated[
+        str | None,
+        typer.Option(
+            "--interval",
+            help="Time between polls: 90, 30s, 15m, 2h (default settings feed_interval).",
+        ),
+    ] = None,
+    index: IndexOpt = None,
+) -> None:
+    """Follow a feed: `assistant watch` (or `assistant serve`) polls it from now on."""
+    a = _assistant(index_dir=index)
+    with _errors():
+        feed = a.add_feed(url, interval)
+    typer.echo("\n".join(_feed_lines(feed)))
+
+
+@feeds_app.command("list")
+def feeds_list(
+    index: IndexOpt = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+) -> None:
+    """The followed feeds: last poll, items ingested, last error."""
+    a = _assistant(index_dir=index)
+    with _errors():
+        found = a.feeds()
+    if as_json:
+        typer.echo(json.dumps([f.to_dict() for f in found]))
+        return
+    if not found:
+        typer.echo("No feeds yet: `assistant feeds add URL`.")
+    for feed in found:
+        typer.echo("\n".join(_feed_lines(feed)))
+
+
+@feeds_app.command("remove")
+def feeds_remove(
+    feed: Annotated[str, typer.Argument(help="The feed's URL or id (see `feeds list`).")],
+    purge: Annotated[
+        bool, typer.Option("--purge", help="Also remove the documents of its items.")
+    ] = False,
+    index: IndexOpt = None,
+) -> None:
+    """Stop following a feed; its documents stay in the index unless --purge."""
+    a = _assistant(index_dir=index)
+    with _errors():
+        removed, report = a.remove_feed(feed, purge=purge)
+    typer.echo(f"no longer following {removed.url}")
+    if purge:
+        typer.echo(f"removed {report.docs_removed} document(s)")
 
 
 @app.command("slack")

@@ -25,8 +25,10 @@ import anyio
 from fastapi import APIRouter, Depends, FastAPI, File, Request, UploadFile
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response, StreamingResponse
+from fastapi.routing import APIRoute
 from pydantic import BaseModel, ConfigDict, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.routing import Match
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from assistant.app import Assistant
@@ -79,6 +81,33 @@ class AskIn(BaseModel):
     )
     top_k: int | None = Field(None, ge=1, le=100)
     filters: FiltersIn | None = None
+
+
+class UrlsIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    url: str | None = Field(None, description="One web page to fetch and ingest.")
+    urls: list[str] = Field(default_factory=list, max_length=100, description="Several pages.")
+
+
+class FeedIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    url: str = Field(description="An RSS or Atom feed to follow.")
+    interval: str | float | None = Field(
+        None, description="Seconds between polls, or e.g. '15m', '2h' (default feed_interval)."
+    )
+
+
+class _JsonBody(APIRoute):
+    """A route that only takes JSON bodies, so another route on the same path and method
+    (the multipart upload of /api/documents) takes the rest."""
+
+    def matches(self, scope: Scope) -> tuple[Match, Scope]:
+        match, child = super().matches(scope)
+        if match is Match.FULL:
+            ctype = dict(scope.get("headers") or []).get(b"content-type", b"")
+            if not ctype.split(b";")[0].strip().lower().endswith(b"json"):
+                return Match.NONE, {}
+        return match, child
 
 
 class MessageIn(BaseModel):
@@ -181,6 +210,20 @@ def stream_chunks(first: str | Answer, rest: Iterator[str | Answer]) -> Iterator
     yield sse("[DONE]")
 
 
+def indexed_response(
+    body: dict[str, Any], failed: list[str], total: int, code: str
+) -> JSONResponse:
+    """201 with ``body``; 422 with an error listing each reason when nothing was indexed."""
+    if len(failed) < total:
+        return JSONResponse(body, status_code=201)
+    body["error"] = {
+        "message": f"nothing could be indexed ({'; '.join(failed)})",
+        "type": "invalid_request_error",
+        "code": code,
+    }
+    return JSONResponse(body, status_code=422)
+
+
 # --- the app --------------------------------------------------------------------------------------
 class BodyLimit:
     """Refuse oversized request bodies by their Content-Length before anything reads them."""
@@ -225,11 +268,17 @@ def bearer_auth(assistant: Assistant) -> Any:
 
 @contextlib.asynccontextmanager
 async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
+    stop_watching = None
+    if getattr(app.state, "watch", False):
+        # Feeds on their intervals and the watched folders, in a thread of this process.
+        stop_watching = app.state.assistant.start_watching()
     async with contextlib.AsyncExitStack() as stack:
         mcp_running = getattr(app.state, "mcp_running", None)
         if mcp_running is not None:  # the MCP transport's session manager serves while we do
             await stack.enter_async_context(mcp_running())
         yield
+    if stop_watching is not None:
+        await anyio.to_thread.run_sync(stop_watching)
     slack = getattr(app.state, "slack", None)
     if slack is not None:  # let answers in flight reach their threads
         await anyio.to_thread.run_sync(slack.state.slack_executor.wait_idle, 30)
@@ -284,8 +333,9 @@ def _mount_mcp(app: FastAPI, assistant: Assistant) -> None:
     app.state.mcp_running = running
 
 
-def create_app(assistant: Assistant, ui: bool = True) -> FastAPI:
-    """The server: /api, /v1 and /health routes, and (``ui``) the Gradio app at /."""
+def create_app(assistant: Assistant, ui: bool = True, watch: bool = False) -> FastAPI:
+    """The server: /api, /v1 and /health routes, and (``ui``) the Gradio app at /. With
+    ``watch``, it also polls the feeds and follows the watched folders while it runs."""
     settings = assistant.settings
     # No /docs: Swagger UI loads its scripts from a CDN, and the server must work offline.
     app = FastAPI(
@@ -309,6 +359,7 @@ def create_app(assistant: Assistant, ui: bool = True) -> FastAPI:
     )
     app.add_middleware(BodyLimit, upload_limit=upload_limit)
     app.state.assistant = assistant
+    app.state.watch = watch
     _add_error_handlers(app)
 
     @app.get("/health")
@@ -334,21 +385,48 @@ def create_app(assistant: Assistant, ui: bool = True) -> FastAPI:
         docs = assistant.documents()
         return {"count": len(docs), "documents": docs}
 
+    def ingest_urls(body: UrlsIn) -> JSONResponse:
+        """Fetch web pages ({"url": ...} or {"urls": [...]}) and ingest their articles."""
+        urls = ([body.url] if body.url else []) + body.urls
+        results, report = assistant.ingest_urls(urls)
+        out = {"urls": [r.to_dict() for r in results], "report": report.to_dict()}
+        failed = [f"{r.url}: {r.reason}" for r in results if not r.indexed]
+        return indexed_response(out, failed, len(results), "fetch_failed")
+
+    # Before the multipart upload on the same path: this one takes only JSON bodies.
+    api.add_api_route(
+        "/api/documents", ingest_urls, methods=["POST"], route_class_override=_JsonBody
+    )
+
     @api.post("/api/documents")
     def upload(files: Annotated[list[UploadFile], File()]) -> JSONResponse:
         """Save files into the corpus's upload folder and ingest them."""
         items = [(f.filename or "", f.file, f.size) for f in files]
         results, report = assistant.upload(items)
         body = {"files": [r.to_dict() for r in results], "report": report.to_dict()}
-        if not any(r.indexed for r in results):
-            reasons = "; ".join(f"{r.name}: {r.reason}" for r in results)
-            body["error"] = {
-                "message": f"nothing could be indexed ({reasons})",
-                "type": "invalid_request_error",
-                "code": "upload_rejected",
-            }
-            return JSONResponse(body, status_code=422)
-        return JSONResponse(body, status_code=201)
+        failed = [f"{r.name}: {r.reason}" for r in results if not r.indexed]
+        return indexed_response(body, failed, len(results), "upload_rejected")
+
+    @api.get("/api/feeds")
+    def feeds() -> dict[str, Any]:
+        """The followed feeds: last poll, items ingested, last error."""
+        found = [f.to_dict() for f in assistant.feeds()]
+        return {"count": len(found), "feeds": found}
+
+    @api.post("/api/feeds", status_code=201)
+    def add_feed(body: FeedIn) -> dict[str, Any]:
+        return assistant.add_feed(body.url, body.interval).to_dict()
+
+    @api.delete("/api/feeds/{feed}")
+    def remove_feed(feed: str, purge: bool = False) -> dict[str, Any]:
+        """Stop following a feed (by id); ``purge`` also removes its documents."""
+        removed, report = assistant.remove_feed(feed, purge=purge)
+        return {"removed": removed.to_dict(), "report": report.to_dict()}
+
+    @api.post("/api/feeds/poll")
+    def poll() -> dict[str, Any]:
+        """Poll every feed now (and scan the watched folders), whatever their intervals."""
+        return assistant.watch_once().to_dict()
 
     @api.get("/metrics", include_in_schema=False)
     def metrics() -> Response:
@@ -396,9 +474,9 @@ def create_app(assistant: Assistant, ui: bool = True) -> FastAPI:
     app.include_router(api)
     _mount_slack(app, assistant)
     _mount_mcp(app, assistant)
-    known: dict[str, set[str]] = {
-        getattr(r, "path", ""): getattr(r, "methods", set()) for r in api.routes
-    }
+    known: dict[str, set[str]] = {}
+    for r in api.routes:
+        known.setdefault(getattr(r, "path", ""), set()).update(getattr(r, "methods", set()))
     # Outermost (added last): request ids and per-route metrics, the inner layers' refusals
     # (413, 503) included.
     app.add_middleware(RequestObserver, assistant=assistant, paths=frozenset(known))

@@ -16,9 +16,9 @@ import html
 import logging
 import os
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 from urllib.parse import quote, urlencode, urlparse
 
 import gradio as gr
@@ -31,6 +31,7 @@ from assistant.fronts.document_page import DOCUMENT_PATH, add_document_route
 from assistant.types import Answer, Citation, Turn
 
 log = logging.getLogger(__name__)
+_T = TypeVar("_T")
 
 EXAMPLES = [
     "What support did NATO pledge to Ukraine?",
@@ -307,12 +308,7 @@ class WebUI:
                 (Path(p).name, stack.enter_context(open(p, "rb")), os.path.getsize(p))  # noqa: SIM115
                 for p in paths
             ]
-            try:
-                results, _ = self.assistant.upload(
-                    items, progress=lambda total, desc: _Bar(progress, total, desc)
-                )
-            except AssistantError as exc:
-                raise gr.Error(str(exc)) from None
+            results, _ = _shown(self.assistant.upload, items, progress=_bars(progress))
         lines = []
         for r in results:
             name = f"<strong>{html.escape(r.name)}</strong>"
@@ -324,6 +320,71 @@ class WebUI:
                 why = html.escape(r.reason or "")
                 lines.append(f"<p>{ICON_FAILED}<span>{name}: not indexed: {why}</span></p>")
         return "".join(lines), self.documents(), None
+
+    def fetch_urls(
+        self,
+        text: str,
+        progress: gr.Progress = gr.Progress(),  # noqa: B008
+    ) -> tuple[Any, ...]:
+        """Fetch the pasted article URLs (one a line) and ingest them."""
+        urls = [u for u in (text or "").split() if u.strip()]
+        if not urls:
+            raise gr.Error("Paste one or more article URLs first.")
+        results, _ = _shown(self.assistant.ingest_urls, urls, progress=_bars(progress))
+        lines = []
+        for r in results:
+            if r.indexed:
+                name = f"<strong>{html.escape(r.title or r.url)}</strong>"
+                where = html.escape(r.source or r.url)
+                lines.append(f"<p>{ICON_OK}<span>{name}: {r.status} ({where})</span></p>")
+            else:
+                name = f"<strong>{html.escape(r.url)}</strong>"
+                why = html.escape(r.reason or "")
+                lines.append(f"<p>{ICON_FAILED}<span>{name}: {why}</span></p>")
+        return "".join(lines), self.documents(), ""
+
+    def feeds(self) -> list[list[Any]]:
+        """Each followed feed: name, URL, interval, last poll, items ingested, last error."""
+        found = _shown(self.assistant.feeds)
+        return [
+            [
+                f.title or "(not polled yet)",
+                f.url,
+                f"{f.interval / 60:g} min",
+                f.last_poll or "never",
+                f.items_ingested,
+                f.last_result,
+                f.last_error or "",
+            ]
+            for f in found
+        ]
+
+    def add_feed(self, url: str) -> tuple[Any, ...]:
+        feed = _shown(self.assistant.add_feed, (url or "").strip())
+        note = f"Following **{_md(feed.url)}**; it is polled every {feed.interval / 60:g} min."
+        return note, self.feeds(), ""
+
+    def poll(self) -> tuple[Any, ...]:
+        """Poll every feed now (and scan the watched folders)."""
+        report = _shown(self.assistant.watch_once)
+        text = "\n\n".join(_md(line.strip()) for line in report.summary().split("\n"))
+        return text, self.feeds(), self.documents()
+
+
+def _shown(call: Callable[..., _T], *args: Any, **kw: Any) -> _T:
+    """``call(...)``, its refusal shown to the user as a Gradio error."""
+    try:
+        return call(*args, **kw)
+    except AssistantError as exc:
+        raise gr.Error(str(exc)) from None
+
+
+def _bars(progress: gr.Progress) -> Callable[[int, str], _Bar]:
+    return lambda total, desc: _Bar(progress, total, desc)
+
+
+def _md(text: str) -> str:
+    return _MD_SPECIAL.sub(r"\\\1", html.escape(text, quote=False))
 
 
 def build(assistant: Assistant) -> gr.Blocks:
@@ -379,6 +440,30 @@ def build(assistant: Assistant) -> gr.Blocks:
                 elem_id="upload",
             )
             status = gr.HTML(elem_id="upload-status", js_on_load=None)
+            with gr.Row():
+                url_box = gr.Textbox(
+                    label="Add articles by URL (one a line): the page is fetched and its "
+                    "article extracted",
+                    lines=2,
+                    scale=8,
+                    elem_id="urls",
+                )
+                fetch = gr.Button("Fetch", scale=1, elem_id="fetch")
+            gr.Markdown("### Feeds")
+            feeds_table = gr.Dataframe(
+                headers=["Feed", "URL", "Every", "Last poll", "Items", "Last result", "Last error"],
+                datatype=["str", "str", "str", "str", "number", "str", "str"],
+                interactive=False,
+                wrap=True,
+                elem_id="feeds",
+            )
+            with gr.Row():
+                feed_box = gr.Textbox(
+                    label="Follow a feed (RSS or Atom URL)", scale=6, elem_id="feed-url"
+                )
+                follow = gr.Button("Follow", scale=1, elem_id="follow")
+                poll = gr.Button("Poll now", scale=1, elem_id="poll")
+            feeds_status = gr.Markdown(elem_id="feeds-status")
 
         outputs = [chatbot, sources, notice, session, textbox]
         textbox.submit(ui.respond, [textbox, session], outputs, api_name="respond")
@@ -393,6 +478,13 @@ def build(assistant: Assistant) -> gr.Blocks:
         )
         refresh.click(ui.documents, None, table, api_name="documents")
         files.upload(ui.upload, [files], [status, table, files], api_name="upload")
+        fetch.click(ui.fetch_urls, [url_box], [status, table, url_box], api_name="fetch_urls")
+        docs_tab.select(ui.feeds, None, feeds_table, api_visibility="private")
+        refresh.click(ui.feeds, None, feeds_table, api_name="feeds")
+        follow.click(
+            ui.add_feed, [feed_box], [feeds_status, feeds_table, feed_box], api_name="add_feed"
+        )
+        poll.click(ui.poll, None, [feeds_status, feeds_table, table], api_name="poll_feeds")
     demo.queue(default_concurrency_limit=4)
     return demo
 

@@ -47,6 +47,27 @@ def file_fingerprint(path: Path) -> str:
     return h.hexdigest()
 
 
+# A file changed this recently may change again within the clock's granularity without its
+# size or mtime moving (git calls this "racy"): its stat is not trusted, so it is hashed again.
+RACY_SECONDS = 2.0
+
+
+def file_stat(path: Path) -> str:
+    """Size, mtime and inode of the file and its sidecar: when these are as recorded, the
+    file is not read again. "" for a file modified too recently to trust (RACY_SECONDS)."""
+    parts = []
+    for p in (path, path.with_name(path.name + ".meta.json")):
+        try:
+            st = p.stat()
+        except FileNotFoundError:
+            parts.append("-")
+            continue
+        if time.time() - st.st_mtime < RACY_SECONDS:
+            return ""
+        parts.append(f"{st.st_size}:{st.st_mtime_ns}:{st.st_ino}")
+    return "/".join(parts)
+
+
 def doc_fingerprint(src: Source) -> str:
     payload = [src.source, src.title, src.url, src.published, src.authors, src.text]
     return hashlib.sha256(json.dumps(payload, ensure_ascii=False).encode()).hexdigest()
@@ -61,6 +82,20 @@ def make_splitter(settings: Settings) -> SentenceSplitter:
         chunk_overlap=settings.index.chunk_overlap,
         tokenizer=enc.encode,
     )
+
+
+def doc_record(src: Source, **extra: Any) -> dict[str, Any]:
+    """The stored record of a document (metadata beside its text) with its content hash."""
+    return {
+        "hash": doc_fingerprint(src),
+        "source": src.source,
+        "title": src.title,
+        "url": src.url or "",
+        "published": src.published or "",
+        "authors": ", ".join(src.authors),
+        "date_inferred": bool(src.extra.get("date_inferred")),
+        **extra,
+    }
 
 
 def to_document(src: Source) -> Document:
@@ -147,7 +182,10 @@ def ingest(
         _repair(store, records, report)
         by_file: dict[str, list[str]] = {}
         for doc_id, meta in records.items():
+            if meta.get("origin") == "web":
+                continue  # fetched from a URL: no file to find or prune
             by_file.setdefault(str(meta.get("file", "")), []).append(doc_id)
+        restat: dict[str, dict[str, Any]] = {}  # unchanged files whose stat moved
 
         pending: list[tuple[Source, dict[str, Any], bool]] = []  # (source, record, is_update)
         seen_files: set[str] = set()
@@ -174,15 +212,22 @@ def ingest(
                         )
                     )
                     continue
+                stat = file_stat(file)
+                old_ids = by_file.get(key, [])
+                if stat and old_ids and all(_same_stat(records[i], stat) for i in old_ids):
+                    report.files_unchanged += 1
+                    report.docs_unchanged += len(old_ids)
+                    report.docs_by_file[key] = len(old_ids)
+                    continue
                 fp = file_fingerprint(file)
             except OSError as exc:
                 report.skipped.append((rel, f"cannot read: {exc.strerror or exc}"))
                 continue
-            old_ids = by_file.get(key, [])
             if old_ids and all(records[i].get("file_hash") == fp for i in old_ids):
                 report.files_unchanged += 1
                 report.docs_unchanged += len(old_ids)
                 report.docs_by_file[key] = len(old_ids)
+                restat.update({i: {**records[i], "file_stat": stat} for i in old_ids})
                 continue
             try:
                 sources, problems = read_file_report(file, root)
@@ -201,25 +246,20 @@ def ingest(
                 report.chunks_removed += store.delete_doc(gone)
                 report.docs_removed += 1
             for src in sources:
-                record = {
-                    "file": key,
-                    "file_hash": fp,
-                    "hash": doc_fingerprint(src),
-                    "source": src.source,
-                    "title": src.title,
-                    "url": src.url or "",
-                    "published": src.published or "",
-                    "authors": ", ".join(src.authors),
-                    "date_inferred": bool(src.extra.get("date_inferred")),
-                }
+                record = doc_record(src, file=key, file_hash=fp, file_stat=stat)
                 old = records.get(src.doc_id)
                 if old is not None and old.get("hash") == record["hash"]:
-                    if old.get("file_hash") != fp or old.get("file") != key:
-                        store.put_doc(src, {**old, "file": key, "file_hash": fp})
+                    if (old.get("file_hash"), old.get("file"), old.get("file_stat")) != (
+                        fp,
+                        key,
+                        stat,
+                    ):
+                        store.put_doc(src, {**old, "file": key, "file_hash": fp, "file_stat": stat})
                     report.docs_unchanged += 1
                     continue
                 pending.append((src, record, old is not None))
 
+        store.update_records(restat)
         report.files_seen += len(rejected)
         report.skipped += [(_rel(file, root), why) for file, root, why in rejected]
         if prune:
@@ -232,6 +272,42 @@ def ingest(
         _write_pending(pending, store, embedder, settings, report, progress)
     report.seconds = time.perf_counter() - t0
     log.info("ingestion done: %s", report.summary().replace("\n", "; "))
+    return report
+
+
+def ingest_sources(
+    items: list[tuple[Source, dict[str, Any]]],
+    store: Store,
+    embedder: BaseEmbedding,
+    settings: Settings,
+    remove: Iterable[str] = (),
+    progress: ProgressFactory | None = None,
+) -> IngestReport:
+    """Write documents that come from no file (web pages, feed items): each ``(source,
+    extra record fields)`` is added, replaces its earlier version, or is left alone when its
+    content is unchanged; the documents ``remove`` names are deleted. Same write order (and
+    kill safety) as ``ingest``; only these documents' records are read."""
+    t0 = time.perf_counter()
+    report = IngestReport()
+    gone = [d for d in dict.fromkeys(remove) if d not in {s.doc_id for s, _ in items}]
+    with store.write_lock():
+        records = store.doc_records([s.doc_id for s, _ in items] + gone)
+        for doc_id in gone:
+            if doc_id in records:
+                report.chunks_removed += store.delete_doc(doc_id)
+                report.docs_removed += 1
+        pending: list[tuple[Source, dict[str, Any], bool]] = []
+        for src, extra in items:
+            record = doc_record(src, file="", file_hash="", origin="web", **extra)
+            old = records.get(src.doc_id)
+            if old is not None and old.get("hash") == record["hash"]:
+                report.docs_unchanged += 1
+                continue
+            pending.append((src, record, old is not None))
+        _write_pending(pending, store, embedder, settings, report, progress)
+    report.seconds = time.perf_counter() - t0
+    if pending or gone:
+        log.info("ingested: %s", report.summary().replace("\n", "; "))
     return report
 
 
@@ -249,7 +325,11 @@ def _repair(store: Store, records: dict[str, dict[str, Any]], report: IngestRepo
         if meta.get("hash") != "pending" and int(meta.get("chunks", -1)) == stored:
             continue
         log.info("document %s is incomplete (%d chunks stored); redoing it", doc_id, stored)
-        meta["hash"], meta["file_hash"] = "pending", ""
+        meta["hash"], meta["file_hash"], meta["file_stat"] = "pending", "", ""
+
+
+def _same_stat(record: dict[str, Any], stat: str) -> bool:
+    return record.get("file_stat") == stat and record.get("hash") not in (None, "", "pending")
 
 
 def _write_pending(
@@ -317,12 +397,13 @@ def _write_batch(
     nodes = sum(len(g[3]) for g in batch)
     log.debug("writing %d documents, %d chunks", len(batch), nodes)
     report.chunks_removed += store.write_documents([(src, rec, ns) for src, rec, _, ns in batch])
-    for _src, _record, is_update, doc_nodes in batch:
+    for src, _record, is_update, doc_nodes in batch:
         report.chunks_added += len(doc_nodes)
         if is_update:
             report.docs_updated += 1
         else:
             report.docs_added += 1
+        report.arrived.append(("updated" if is_update else "added", src.title, src.source))
     done[0] += nodes
     log.info("indexed %d/%d chunks (%d documents in this batch)", done[0], done[1], len(batch))
     if bar is not None:

@@ -152,7 +152,10 @@ class Store:
         """
         self.check_writer()  # embedding is the long part: the lease may have gone meanwhile
         self.put_docs(
-            [(src, {**record, "hash": "pending", "file_hash": ""}) for src, record, _ in batch]
+            [
+                (src, {**record, "hash": "pending", "file_hash": "", "file_stat": ""})
+                for src, record, _ in batch
+            ]
         )
         removed = self.delete_chunks_of(*(src.doc_id for src, _, _ in batch))
         nodes = [n for _, _, doc_nodes in batch for n in doc_nodes]
@@ -162,10 +165,27 @@ class Store:
         return removed
 
     # --- documents ------------------------------------------------------------------------
-    def doc_records(self) -> dict[str, dict[str, Any]]:
-        """doc_id -> metadata of every stored document (no texts)."""
-        got = self._reading(lambda: self.docs.get(include=["metadatas"]))
+    def doc_records(
+        self, ids: list[str] | None = None, where: dict[str, Any] | None = None
+    ) -> dict[str, dict[str, Any]]:
+        """doc_id -> metadata (no texts) of every stored document, or of those with the given
+        ``ids`` or matching the metadata filter ``where``."""
+        if ids is not None and not ids:
+            return {}
+        kw: dict[str, Any] = {"include": ["metadatas"]}
+        if ids is not None:
+            kw["ids"] = list(dict.fromkeys(ids))
+        if where is not None:
+            kw["where"] = where
+        got = self._reading(lambda: self.docs.get(**kw))
         return {i: dict(m or {}) for i, m in zip(got["ids"], got["metadatas"] or [], strict=False)}
+
+    def update_records(self, records: dict[str, dict[str, Any]]) -> None:
+        """Replace the metadata of stored documents (their texts and chunks stay). For
+        bookkeeping only (file stats): nothing retrieval sees, so the revision stays."""
+        if not records:
+            return
+        self.docs.update(ids=list(records), metadatas=[_flat(m) for m in records.values()])
 
     def put_doc(self, src: Source, meta: dict[str, Any]) -> None:
         self.put_docs([(src, meta)])
