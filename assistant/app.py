@@ -43,6 +43,7 @@ from assistant.index import uploads
 from assistant.index.embedding import embed_function, embedder_dim, make_embedder
 from assistant.index.ingestion import ProgressFactory, ingest
 from assistant.index.store import Store
+from assistant.search.recency import parse_iso
 from assistant.search.retrieval import Retriever
 from assistant.settings import Settings
 from assistant.types import Answer, Filters, Hit, IngestReport, Turn, UploadResult
@@ -289,7 +290,10 @@ class Assistant:
                     raise
                 notices.append(f"{exc}; showing quoted passages instead (llm_fallback)")
         if draft is None:
-            draft = self.answerer.draft(cond.focus, hits, texts, context=cond.context)
+            day = parse_iso(as_of) if as_of else self.retriever.newest_date()
+            draft = self.answerer.draft(
+                cond.focus, hits, texts, context=cond.context, as_of=day
+            )
             if notices:
                 yield f"\n\n({notices[-1]})\n\n"
             for paragraph in draft.answer.split("\n\n"):
