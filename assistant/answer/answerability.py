@@ -40,6 +40,11 @@ DATE_WORDS = frozenset(
     may june july august september october november december today tomorrow yesterday
     tonight weekend spring summer fall autumn winter""".split()
 )
+# Words that place what a question asks about rather than say what it is ("the *next* summit").
+MODIFIERS = frozenset(
+    stem(w) for w in "next last first second third previous upcoming former current".split()
+)
+NAMED = frozenset({"person", "place", "entity"})
 REASON_WORDS = frozenset("because due after amid since caused over".split())
 _DATE_PHRASE = re.compile(
     r"\b(?:next|last|this|later this|early next|earlier this)\s+(?:week|month|year|season|"
@@ -85,6 +90,7 @@ UNIT_FEATURES = [
     "rare_ctx",
     "rare_doc",
     "date_fit",
+    "content_ctx",
 ]
 JUDGE_FEATURES = [
     "top",
@@ -96,6 +102,8 @@ JUDGE_FEATURES = [
     "rare_ctx",
     "rare_doc",
     "date_fit",
+    "type_match",
+    "content_ctx",
 ]
 
 
@@ -195,6 +203,16 @@ def type_match(frame: Frame, text: str, caps: list[str], nums: list[str]) -> flo
     return 0.5 if caps or nums else 0.2
 
 
+def lacks_asked_type(frame: Frame, texts: list[str]) -> bool:
+    """A "when" question with no date, a "how many" question with no number, in ``texts``
+    (a unit and its neighbours): whatever they say, they do not answer it."""
+    if frame.qtype not in ("date", "quantity"):
+        return False
+    joined = " ".join(texts)
+    caps = novel_caps(frame, joined)
+    return type_match(frame, joined, caps, novel_numbers(frame, joined)) == 0.0
+
+
 @lru_cache(maxsize=256)
 def _term_set(text: str) -> frozenset[str]:
     return frozenset(terms(text))
@@ -217,6 +235,10 @@ def unit_features(frame: Frame, weights: dict[str, float], ctx: Context) -> list
     years = set(_YEAR.findall(" ".join((ctx.unit, ctx.before, ctx.after))))
     focus = stem(frame.focus) if frame.focus else None
     rare = dict(sorted(weights.items(), key=lambda kv: -kv[1])[:3])
+    # What the question says about its names ("host", "summit" in "who will host the next
+    # NATO summit"): a unit that has the names but none of this is about something else.
+    named = {t for e in ents for t in terms(e)} | MODIFIERS
+    content = {t: w for t, w in weights.items() if t not in named and t != focus}
     return [
         _cover(weights, u_set),
         _cover(weights, ctx_set),
@@ -229,8 +251,10 @@ def unit_features(frame: Frame, weights: dict[str, float], ctx: Context) -> list
         1.0 / math.sqrt(max(ctx.doc_rank, 1)),
         ctx.hit_rel,
         type_match(frame, ctx.unit, caps, nums),
-        min(len(caps), 5) / 5,
-        1.0 if nums else 0.0,
+        # New names matter when a name is asked for, new numbers when a quantity or a date
+        # is: "what did Stoltenberg say about China" is not answered by a list of countries.
+        min(len(caps), 5) / 5 if frame.qtype in NAMED else 0.0,
+        1.0 if nums and frame.qtype in ("quantity", "date") else 0.0,
         len(u_set - frame.term_set) / len(u_set) if u_set else 0.0,
         1.0 if ctx.index < 3 else 0.0,
         math.log1p(ctx.index),
@@ -245,6 +269,7 @@ def unit_features(frame: Frame, weights: dict[str, float], ctx: Context) -> list
         _cover(rare, ctx_set),
         _cover(rare, doc_set),
         ctx.date_fit,
+        _cover(content, ctx_set) if content else 1.0,
     ]
 
 
@@ -277,6 +302,8 @@ def judge_features(rows: np.ndarray, scores: np.ndarray, dense: float) -> list[f
         f["rare_ctx"],
         f["rare_doc"],
         f["date_fit"],
+        f["type_match"],
+        f["content_ctx"],
     ]
 
 

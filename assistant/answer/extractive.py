@@ -26,6 +26,7 @@ from assistant.answer.answerability import (
     Context,
     Model,
     judge_features,
+    lacks_asked_type,
     load_model,
     mentions,
     novel_caps,
@@ -34,12 +35,12 @@ from assistant.answer.answerability import (
     unit_features,
 )
 from assistant.answer.question import Frame, analyse
-from assistant.answer.refusal import NO_ANSWER, explain
+from assistant.answer.refusal import NO_ANSWER, explain, surface
 from assistant.answer.segments import document_units
 from assistant.index.embedding import SpanVectors
 from assistant.search.recency import Window, parse_iso, relative_window, window_fit
 from assistant.settings import Settings
-from assistant.text import jaccard, question_entities, terms, words
+from assistant.text import jaccard, question_entities, stem, terms, words
 from assistant.types import Chunk, Citation, Hit
 
 POOL_DOCS = 3  # documents whose units compete (retrieval's best first)
@@ -48,6 +49,7 @@ NEAR_DUPLICATE = 0.6  # term overlap above which a unit repeats one already chos
 FACT_WORDS = 60  # budget of a fact question's answer, source lines included
 FACT_UNITS = 2
 MARGIN = 1.5  # a further unit's score may trail the best one's by this much
+LIST_MARGIN = 2.6  # the same for a question that asks for several things
 CONTEXT_WEIGHT = 0.35  # weight of the earlier conversation's terms in a follow-up
 
 __all__ = ["NO_ANSWER", "Draft", "ExtractiveAnswerer", "chunk_span", "located"]
@@ -204,7 +206,10 @@ class ExtractiveAnswerer:
         for c, s in zip(pool, scores, strict=True):
             c.score = float(s)
         order = sorted(range(len(pool)), key=lambda i: (-pool[i].score, i))
-        dense = self.dense(question, pool[order[0]])
+        best = pool[order[0]]
+        if lacks_asked_type(analyse(question), [best.ctx.before, best.text, best.ctx.after]):
+            return [pool[i] for i in order], float("-inf")
+        dense = self.dense(question, best)
         verdict = float(self.model.judge(np.array(judge_features(rows, scores, dense)))[()])
         return [pool[i] for i in order], verdict
 
@@ -222,10 +227,10 @@ class ExtractiveAnswerer:
         scope = _scope(hits, doc_texts)
         missing = missing_names(frame, hits, doc_texts)
         if missing:
-            shown = [m.title() if not m.isupper() else m for m in missing]
+            shown = [surface(frame.text, m) for m in missing]
             return Draft(
                 False,
-                explain(frame, scope, shown),
+                explain(frame, scope, missing),
                 [],
                 notices=[f"not found in the documents: {', '.join(shown)}"],
             )
@@ -246,19 +251,23 @@ class ExtractiveAnswerer:
 
     def _select(self, frame: Frame, ranked: list[Candidate]) -> list[Candidate]:
         """The best unit, then units that add a fact the question asks for: for a list
-        question ("what support ...") up to ``max_answer_sentences``, else one more at most,
+        question ("what support ...") units about what it asks (the kinds of support, and an
+        enumeration beside them) up to ``max_answer_sentences``; else one more at most,
         within ``FACT_WORDS`` (source lines included)."""
         first = ranked[0]
         chosen = [first]
         limit = self.settings.answer.max_answer_sentences
         if not frame.list_like:
             limit = min(limit, FACT_UNITS)
+        margin = LIST_MARGIN if frame.list_like else MARGIN
+        focus = stem(frame.focus) if frame.focus else None
         facts = _facts(frame, first.text)
         for c in ranked[1:]:
-            if len(chosen) >= limit or c.score < first.score - MARGIN:
+            if len(chosen) >= limit or c.score < first.score - margin:
                 break
-            vocab = frozenset(terms(c.text))
-            if any(jaccard(vocab, frozenset(terms(p.text))) > NEAR_DUPLICATE for p in chosen):
+            if _repeats(c, chosen):
+                continue
+            if frame.list_like and focus and focus not in terms(c.text):
                 continue
             new = _facts(frame, c.text) - facts
             if not new:
@@ -267,7 +276,31 @@ class ExtractiveAnswerer:
                 continue
             chosen.append(c)
             facts |= new
+        if frame.list_like:
+            # "NATO has been delivering fuel, medical supplies, winter equipment and drone
+            # jammers": the kinds asked for, listed beside a sentence that names them.
+            for c in ranked:
+                if len(chosen) >= limit:
+                    break
+                near = any(
+                    p.doc_id == c.doc_id and abs(c.ctx.index - p.ctx.index) <= 2 for p in chosen
+                )
+                # reported, not a speaker's rhetoric ("weaker politically, economically and
+                # militarily")
+                near = near and c.text.lstrip()[:1] not in "“\"‘"
+                if near and c not in chosen and _ENUMERATION.search(c.text) and not _repeats(
+                    c, chosen
+                ):
+                    chosen.append(c)
         return chosen
+
+
+def _repeats(c: Candidate, chosen: list[Candidate]) -> bool:
+    vocab = frozenset(terms(c.text))
+    return any(jaccard(vocab, frozenset(terms(p.text))) > NEAR_DUPLICATE for p in chosen)
+
+
+_ENUMERATION = re.compile(r"\w[^,.;:]{0,40}, \w[^,.;:]{0,40}, (?:\w[^,.;:]{0,40}, )*\w[^,.;:]{0,40} and ")
 
 
 def _facts(frame: Frame, text: str) -> set[str]:
@@ -301,15 +334,21 @@ _TITLED = re.compile(
 
 
 def missing_names(frame: Frame, hits: list[Hit], doc_texts: dict[str, str]) -> list[str]:
-    """Names in the question that no retrieved document mentions. A work named by its full
-    title counts as mentioned when the documents use its subtitle alone."""
+    """Names in the question that no retrieved document mentions, when they weigh: in a
+    question of one or two names any of them, else a third of them or more (one unmatched
+    spelling among many names is no sign that the documents are about something else).
+    A work named by its full title counts as mentioned when the documents use its subtitle."""
     scope = _scope(hits, doc_texts)
     optional: set[str] = set()
     for m in _TITLED.finditer(frame.text):
         subtitle = m.group(2).lower().replace("’", "'")
         if subtitle in scope:
             optional |= set(question_entities("x " + m.group(1)))
-    return [e for e in frame.entities if e not in optional and not mentions(scope, e)]
+    names = [e for e in frame.entities if e not in optional]
+    missing = [e for e in names if not mentions(scope, e)]
+    if len(names) > 2 and len(missing) * 3 < len(names):
+        return []
+    return missing
 
 
 def compose(chosen: list[Candidate]) -> Draft:

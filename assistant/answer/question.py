@@ -91,6 +91,9 @@ def analyse(question: str) -> Frame:
     m = _WH.search(ask)
     wh = m.group(1).lower() if m else ""
     focus = _focus(ask, m.start()) if m and wh in ("which", "what") else None
+    of = re.match(r"(?i)^what (?:is|was|are|were) the (\w+) of\b", ask[m.start() :] if m else "")
+    if focus is None and of:
+        focus = of.group(1).lower()  # "what was the magnitude of the quake"
     qtype = "what"
     if wh.startswith("how "):
         qtype = "date" if wh == "how soon" else "quantity"

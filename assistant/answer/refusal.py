@@ -53,7 +53,10 @@ def _third(verb: str) -> str:
 
 _WH_HEAD = r"(?:how \w+|what|which|whose|who|whom|when|where|why)(?: [\w-]+){0,3}?"
 _MODAL = r"is|are|was|were|will|can|could|would|should|has|have|had"
-_DETERMINERS = {"the", "a", "an", "this", "that", "these", "those", "his", "her", "its", "their"}
+_DETERMINERS = {
+    "the", "a", "an", "this", "that", "these", "those", "his", "her", "its", "their", "many",
+    "some", "most", "all", "few", "several", "people",
+}  # fmt: skip
 
 
 def indirect(ask: str) -> str | None:
@@ -98,36 +101,43 @@ def _join(items: list[str]) -> str:
     return ", ".join(items[:-1]) + " and " + items[-1]
 
 
-def _surface_terms(question: str) -> list[str]:
-    """The question's content words as written, names first, each once."""
-    out: list[str] = []
+def _surface_terms(question: str) -> list[tuple[str, bool]]:
+    """The question's content words as written, each once, with whether it is a name
+    (capitalised, not at the start of a sentence)."""
+    out: list[tuple[str, bool]] = []
     seen: set[str] = set()
-    for w in re.findall(r"[A-Za-z][\w'’-]*", question):
-        bare = re.sub(r"['’]s$", "", w)
+    for m in re.finditer(r"[A-Za-z][\w'’-]*", question):
+        bare = re.sub(r"['’]s$", "", m.group())
         low = bare.lower()
         if low in STOPWORDS or len(low) < 3 or stem(low) in seen:
             continue
         seen.add(stem(low))
-        out.append(bare)
+        starts = not question[: m.start()].strip() or question[: m.start()].rstrip()[-1] in ".?!:"
+        out.append((bare, bare[:1].isupper() and not starts))
     return out
+
+
+def surface(question: str, name: str) -> str:
+    """How the question writes a (lower-cased) name: "lgbtq" -> "LGBTQ"."""
+    m = re.search(r"\b" + re.escape(name) + r"\b", question.replace("’", "'"), re.IGNORECASE)
+    return m.group() if m else name.title()
 
 
 def explain(frame: Frame, scope: str, missing_names: list[str] | None = None) -> str:
     """The refusal for ``frame`` given the lower-cased text the answerer looked at."""
     words = _surface_terms(frame.text)
-    found = [w for w in words if re.search(r"\b" + re.escape(stem(w.lower())), scope)]
-    names = [w for w in found if w[:1].isupper()]
-    shown = names[:3] or found[:3]
+    found = [(w, name) for w, name in words if re.search(r"\b" + re.escape(stem(w.lower())), scope)]
+    names = [w for w, name in found if name]
+    shown = names[:3] or [w for w, _name in found][:3]
     if missing_names:
-        return (
-            f"{NO_ANSWER} "
-            + (f"They mention {_join(shown)} but not {_join(missing_names)}." if shown else
-               f"None of the retrieved passages mention {_join(missing_names)}.")
-        )
+        missing = [surface(frame.text, m) for m in missing_names]
+        if shown:
+            return f"{NO_ANSWER} They mention {_join(shown)} but not {_join(missing)}."
+        return f"{NO_ANSWER} None of the retrieved passages mention {_join(missing)}."
     what = indirect(frame.ask)
     ask = what if what else f"the answer to “{frame.ask.strip()}”"
     if not shown:
-        absent = [w for w in words if w not in found][:3]
+        absent = [w for w, _name in words if (w, _name) not in found][:3]
         if absent:
             return f"{NO_ANSWER} Nothing retrieved mentions {_join(absent)}."
         return f"{NO_ANSWER} The closest passages do not address it."

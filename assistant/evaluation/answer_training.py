@@ -41,10 +41,13 @@ from assistant.evaluation.answer_runs import ABSENT_RUNS, as_of, contexts, load_
 from assistant.evaluation.runner import _QUOTES, _norm, eval_index_dir, resolve_dataset
 
 SEED = 0
+# A unit is chosen for what it says itself: its neighbours' coverage of the question informs
+# the judge (is this document about it?) but does not pick the sentence that answers first.
+NOT_FOR_UNITS = frozenset({"cov_ctx", "rare_ctx"})
 C = 0.3
 REFUSAL_FLOOR = 0.8
-RELEVANT = 0.3  # a unit holding the answer is a positive when it (and its neighbours) cover
-# at least this share of what the best-covering unit of its context covers
+RELEVANT = 0.3  # a unit holding the answer is a positive when it covers at least this share
+# of what the best-covering unit of its context covers
 
 
 @dataclass
@@ -78,7 +81,7 @@ def collect(assistant: Any, dataset: Path) -> list[Group]:
         gold = set(bench.gold[q.qid])
         for run, ctx in contexts(assistant, bench, q).items():
             pool, rows = answerer.featurise(q.question, ctx.hits, ctx.texts, as_of=as_of(q))
-            near = rows[:, UNIT_FEATURES.index("cov_ctx")] if len(pool) else np.zeros(0)
+            near = rows[:, UNIT_FEATURES.index("cov")] if len(pool) else np.zeros(0)
             labels = []
             for i, c in enumerate(pool):
                 holds = bool(gold_answer) and not asked and gold_answer in _norm(c.text)
@@ -102,14 +105,20 @@ def collect(assistant: Any, dataset: Path) -> list[Group]:
     return groups
 
 
-def _fit_linear(x: np.ndarray, y: np.ndarray, names: list[str]) -> Linear:
+def _fit_linear(
+    x: np.ndarray, y: np.ndarray, names: list[str], unused: frozenset[str] = frozenset()
+) -> Linear:
+    """Logistic regression on standardised features; ``unused`` ones get weight 0."""
     from sklearn.linear_model import LogisticRegression
     from sklearn.preprocessing import StandardScaler
 
-    sc = StandardScaler().fit(x)
+    cols = [i for i, n in enumerate(names) if n not in unused]
+    sc = StandardScaler().fit(x[:, cols])
     lr = LogisticRegression(C=C, max_iter=5000, class_weight="balanced", random_state=SEED)
-    lr.fit(sc.transform(x), y)
-    return Linear(tuple(names), sc.mean_, sc.scale_, lr.coef_[0], float(lr.intercept_[0]))
+    lr.fit(sc.transform(x[:, cols]), y)
+    mean, scale, coef = np.zeros(len(names)), np.ones(len(names)), np.zeros(len(names))
+    mean[cols], scale[cols], coef[cols] = sc.mean_, sc.scale_, lr.coef_[0]
+    return Linear(tuple(names), mean, scale, coef, float(lr.intercept_[0]))
 
 
 def _dense(assistant: Any, g: Group, i: int) -> float:
@@ -132,7 +141,7 @@ def fit(assistant: Any, groups: list[Group]) -> tuple[Linear, Linear]:
     x = np.vstack([g.rows for g in rows])
     y = np.concatenate([g.labels for g in rows])
     keep = y >= 0
-    unit = _fit_linear(x[keep], y[keep], UNIT_FEATURES)
+    unit = _fit_linear(x[keep], y[keep], UNIT_FEATURES, NOT_FOR_UNITS)
     jx, jy = [], []
     for g in groups:
         lab = g.judge_label

@@ -147,7 +147,8 @@ def format_answer(answer: Any) -> str:
             date = f" ({c.published})" if c.published else ""
             where = c.url or c.source
             lines.append(f"[{c.n}] {c.title}{date} — {where}")
-            lines.append(f"    “{c.quote}”")
+            # A block quote, not quote marks: the passage may be a quotation itself.
+            lines.append(f"    > {c.quote}")
     for notice in answer.notices:
         lines.append(f"note: {notice}")
     return "\n".join(lines).rstrip()
