@@ -32,6 +32,7 @@ from assistant.answer.answerability import (
     novel_caps,
     novel_numbers,
     relative,
+    type_match,
     unit_features,
 )
 from assistant.answer.question import Frame, analyse
@@ -49,6 +50,7 @@ NEAR_DUPLICATE = 0.6  # term overlap above which a unit repeats one already chos
 FACT_WORDS = 60  # budget of a fact question's answer, source lines included
 FACT_UNITS = 2
 MARGIN = 1.5  # a further unit's score may trail the best one's by this much
+TYPE_MARGIN = 3.0  # how far behind the best a unit that holds the asked type may be, to lead
 LIST_MARGIN = 2.6  # the same for a question that asks for several things
 CONTEXT_WEIGHT = 0.35  # weight of the earlier conversation's terms in a follow-up
 
@@ -255,6 +257,15 @@ class ExtractiveAnswerer:
         enumeration beside them) up to ``max_answer_sentences``; else one more at most,
         within ``FACT_WORDS`` (source lines included)."""
         first = ranked[0]
+        if frame.qtype in ("quantity", "date", "person", "place") and not _carries(frame, first):
+            # "How much does the plan pay?": the first sentence states the amount, when one
+            # close behind the best does.
+            typed = [
+                c for c in ranked[1:] if c.score >= first.score - TYPE_MARGIN and _carries(frame, c)
+            ]
+            if typed:
+                first = typed[0]
+                ranked = [first, *(c for c in ranked if c is not first)]
         chosen = [first]
         limit = self.settings.answer.max_answer_sentences
         if not frame.list_like:
@@ -293,6 +304,12 @@ class ExtractiveAnswerer:
                 ):
                     chosen.append(c)
         return chosen
+
+
+def _carries(frame: Frame, c: Candidate) -> bool:
+    """Whether the unit holds the kind of thing asked for (a number, a date, a name)."""
+    caps, nums = novel_caps(frame, c.text), novel_numbers(frame, c.text)
+    return type_match(frame, c.text, caps, nums) >= 1.0
 
 
 def _repeats(c: Candidate, chosen: list[Candidate]) -> bool:
