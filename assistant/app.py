@@ -291,9 +291,7 @@ class Assistant:
                 notices.append(f"{exc}; showing quoted passages instead (llm_fallback)")
         if draft is None:
             day = parse_iso(as_of) if as_of else self.retriever.newest_date()
-            draft = self.answerer.draft(
-                cond.focus, hits, texts, context=cond.context, as_of=day
-            )
+            draft = self.answerer.draft(cond.focus, hits, texts, context=cond.context, as_of=day)
             if notices:
                 yield f"\n\n({notices[-1]})\n\n"
             for paragraph in draft.answer.split("\n\n"):

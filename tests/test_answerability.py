@@ -22,7 +22,8 @@ REFUSED = {
     "NATO summit.",
     "How much money did Germany pledge to Ukraine?": "but not how much money Germany pledged "
     "to Ukraine.",
-    "When did Finland join NATO?": "They mention Finland and NATO but not when Finland joined NATO.",
+    "When did Finland join NATO?": "They mention Finland and NATO but not when Finland "
+    "joined NATO.",
 }
 CHINA_QUESTION = "What did Stoltenberg say about China?"
 WINTER_QUESTION = "What winter supplies has NATO been delivering to Ukraine?"
@@ -180,8 +181,10 @@ def test_a_work_named_by_its_full_title_is_found_by_its_subtitle(tmp_path: Path)
         ("When did Finland join NATO?", "when Finland joined NATO"),
         ("Who will host the next NATO summit?", "who will host the next NATO summit"),
         ("How many hot dogs did Joey Chestnut eat?", "how many hot dogs Joey Chestnut ate"),
-        ("Which team won the 2022 NHL Stanley Cup Finals?", "which team won the 2022 NHL "
-         "Stanley Cup Finals"),  # fmt: skip
+        (
+            "Which team won the 2022 NHL Stanley Cup Finals?",
+            "which team won the 2022 NHL Stanley Cup Finals",
+        ),  # fmt: skip
         ("What does the mayor want?", None),  # subject "the mayor": unsure, so no rewording
     ],
 )

@@ -118,7 +118,9 @@ def test_the_judge_reuses_unit_vectors(sample_assistant: Assistant) -> None:
         embedded.extend(texts)
         return sample_assistant._embed_texts(texts)
 
-    answerer = ExtractiveAnswerer(sample_assistant.settings, sample_assistant.retriever.idf, counting)
+    answerer = ExtractiveAnswerer(
+        sample_assistant.settings, sample_assistant.retriever.idf, counting
+    )
     hits = sample_assistant.retrieve(NATO_QUESTION)
     texts = sample_assistant.store.doc_texts([h.chunk.doc_id for h in hits])
     first = answerer.draft(NATO_QUESTION, hits, texts)

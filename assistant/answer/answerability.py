@@ -30,22 +30,99 @@ from assistant.text import STOPWORDS, stem, terms, words
 MODEL_FILE = Path(__file__).with_name("answerability.json")
 
 NUMBER_WORDS = frozenset(
-    """one two three four five six seven eight nine ten eleven twelve thirteen fourteen fifteen
-    sixteen seventeen eighteen nineteen twenty thirty forty fifty sixty seventy eighty ninety
-    hundred hundreds thousand thousands million millions billion billions trillion dozen dozens
-    half quarter""".split()
+    [
+        "one",
+        "two",
+        "three",
+        "four",
+        "five",
+        "six",
+        "seven",
+        "eight",
+        "nine",
+        "ten",
+        "eleven",
+        "twelve",
+        "thirteen",
+        "fourteen",
+        "fifteen",
+        "sixteen",
+        "seventeen",
+        "eighteen",
+        "nineteen",
+        "twenty",
+        "thirty",
+        "forty",
+        "fifty",
+        "sixty",
+        "seventy",
+        "eighty",
+        "ninety",
+        "hundred",
+        "hundreds",
+        "thousand",
+        "thousands",
+        "million",
+        "millions",
+        "billion",
+        "billions",
+        "trillion",
+        "dozen",
+        "dozens",
+        "half",
+        "quarter",
+    ]
 )
 DATE_WORDS = frozenset(
-    """monday tuesday wednesday thursday friday saturday sunday january february march april
-    may june july august september october november december today tomorrow yesterday
-    tonight weekend spring summer fall autumn winter""".split()
+    [
+        "monday",
+        "tuesday",
+        "wednesday",
+        "thursday",
+        "friday",
+        "saturday",
+        "sunday",
+        "january",
+        "february",
+        "march",
+        "april",
+        "may",
+        "june",
+        "july",
+        "august",
+        "september",
+        "october",
+        "november",
+        "december",
+        "today",
+        "tomorrow",
+        "yesterday",
+        "tonight",
+        "weekend",
+        "spring",
+        "summer",
+        "fall",
+        "autumn",
+        "winter",
+    ]
 )
 # Words that place what a question asks about rather than say what it is ("the *next* summit").
 MODIFIERS = frozenset(
-    stem(w) for w in "next last first second third previous upcoming former current".split()
+    stem(w)
+    for w in [
+        "next",
+        "last",
+        "first",
+        "second",
+        "third",
+        "previous",
+        "upcoming",
+        "former",
+        "current",
+    ]
 )
 NAMED = frozenset({"person", "place", "entity"})
-REASON_WORDS = frozenset("because due after amid since caused over".split())
+REASON_WORDS = frozenset(["because", "due", "after", "amid", "since", "caused", "over"])
 _DATE_PHRASE = re.compile(
     r"\b(?:next|last|this|later this|early next|earlier this)\s+(?:week|month|year|season|"
     r"spring|summer|fall|winter)\b|\b(?:1[89]|20)\d\d\b|\bin \d+ (?:days|weeks|months|years)\b",
@@ -153,7 +230,7 @@ def novel_caps(frame: Frame, text: str) -> list[str]:
         lw = w.lower()
         if lw in STOPWORDS or len(w) < 2:
             continue
-        at_start = not text[: m.start()].strip(" “\"‘(")
+        at_start = not text[: m.start()].strip(' “"‘(')
         if at_start and not re.match(r" [A-Z]", text[m.end() : m.end() + 2]):
             continue
         if stem(lw) in frame.term_set:
@@ -260,7 +337,7 @@ def unit_features(frame: Frame, weights: dict[str, float], ctx: Context) -> list
         math.log1p(ctx.index),
         math.log1p(len(words(ctx.unit))),
         1.0 if ctx.kind == "quote" else 0.0,
-        1.0 if ctx.unit.lstrip()[:1] in "“\"‘" else 0.0,
+        1.0 if ctx.unit.lstrip()[:1] in '“"‘' else 0.0,
         1.0 if frame.years and set(frame.years) & years else 0.0,
         1.0 if frame.years and years and not set(frame.years) & years else 0.0,
         1.0 if focus and focus in ctx_set else 0.0,

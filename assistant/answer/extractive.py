@@ -298,9 +298,12 @@ class ExtractiveAnswerer:
                 )
                 # reported, not a speaker's rhetoric ("weaker politically, economically and
                 # militarily")
-                near = near and c.text.lstrip()[:1] not in "“\"‘"
-                if near and c not in chosen and _ENUMERATION.search(c.text) and not _repeats(
-                    c, chosen
+                near = near and c.text.lstrip()[:1] not in '“"‘'
+                if (
+                    near
+                    and c not in chosen
+                    and _ENUMERATION.search(c.text)
+                    and not _repeats(c, chosen)
                 ):
                     chosen.append(c)
         return chosen
@@ -317,7 +320,9 @@ def _repeats(c: Candidate, chosen: list[Candidate]) -> bool:
     return any(jaccard(vocab, frozenset(terms(p.text))) > NEAR_DUPLICATE for p in chosen)
 
 
-_ENUMERATION = re.compile(r"\w[^,.;:]{0,40}, \w[^,.;:]{0,40}, (?:\w[^,.;:]{0,40}, )*\w[^,.;:]{0,40} and ")
+_ENUMERATION = re.compile(
+    r"\w[^,.;:]{0,40}, \w[^,.;:]{0,40}, (?:\w[^,.;:]{0,40}, )*\w[^,.;:]{0,40} and "
+)
 
 
 def _facts(frame: Frame, text: str) -> set[str]:
@@ -330,9 +335,7 @@ def _facts(frame: Frame, text: str) -> set[str]:
 
 def _words(chosen: list[Candidate]) -> int:
     titles = {c.doc_id: c.hit.chunk.title for c in chosen}
-    return sum(len(words(c.text)) for c in chosen) + sum(
-        len(words(t)) + 3 for t in titles.values()
-    )
+    return sum(len(words(c.text)) for c in chosen) + sum(len(words(t)) + 3 for t in titles.values())
 
 
 def _scope(hits: list[Hit], doc_texts: dict[str, str]) -> str:

@@ -11,26 +11,156 @@ from functools import lru_cache
 from assistant.text import STOPWORDS, question_entities, stem, terms, words
 
 PERSON_NOUNS = frozenset(
-    """person man woman celebrity star singer actor actress official member player athlete
-    leader president minister senator lawmaker politician judge ceo founder executive author
-    rapper musician comedian coach director host anchor chief head governor mayor
-    candidate nominee billionaire investor personality artist model""".split()
+    [
+        "person",
+        "man",
+        "woman",
+        "celebrity",
+        "star",
+        "singer",
+        "actor",
+        "actress",
+        "official",
+        "member",
+        "player",
+        "athlete",
+        "leader",
+        "president",
+        "minister",
+        "senator",
+        "lawmaker",
+        "politician",
+        "judge",
+        "ceo",
+        "founder",
+        "executive",
+        "author",
+        "rapper",
+        "musician",
+        "comedian",
+        "coach",
+        "director",
+        "host",
+        "anchor",
+        "chief",
+        "head",
+        "governor",
+        "mayor",
+        "candidate",
+        "nominee",
+        "billionaire",
+        "investor",
+        "personality",
+        "artist",
+        "model",
+    ]
 )
 PLACE_NOUNS = frozenset(
-    """country countries nation state states city cities continent region area island park
-    county town village place province territory capital location site border neighborhood
-    airport resort destination""".split()
+    [
+        "country",
+        "countries",
+        "nation",
+        "state",
+        "states",
+        "city",
+        "cities",
+        "continent",
+        "region",
+        "area",
+        "island",
+        "park",
+        "county",
+        "town",
+        "village",
+        "place",
+        "province",
+        "territory",
+        "capital",
+        "location",
+        "site",
+        "border",
+        "neighborhood",
+        "airport",
+        "resort",
+        "destination",
+    ]
 )
 QUANTITY_NOUNS = frozenset(
-    """percentage percent number amount price cost figure total rate sum magnitude share
-    age size score""".split()
+    [
+        "percentage",
+        "percent",
+        "number",
+        "amount",
+        "price",
+        "cost",
+        "figure",
+        "total",
+        "rate",
+        "sum",
+        "magnitude",
+        "share",
+        "age",
+        "size",
+        "score",
+    ]
 )
-DATE_NOUNS = frozenset("year date day month time week season decade".split())
+DATE_NOUNS = frozenset(["year", "date", "day", "month", "time", "week", "season", "decade"])
 # Words that end the noun phrase after "which"/"what" (verbs and function words).
 _VERBISH = frozenset(
-    """is was are were be been did does do will would could should can has have had may might
-    won wins lost made make makes took take gave give became become said says got get began
-    met meets sent ran hit held fell rose left led sold bought paid struck saw found""".split()
+    [
+        "is",
+        "was",
+        "are",
+        "were",
+        "be",
+        "been",
+        "did",
+        "does",
+        "do",
+        "will",
+        "would",
+        "could",
+        "should",
+        "can",
+        "has",
+        "have",
+        "had",
+        "may",
+        "might",
+        "won",
+        "wins",
+        "lost",
+        "made",
+        "make",
+        "makes",
+        "took",
+        "take",
+        "gave",
+        "give",
+        "became",
+        "become",
+        "said",
+        "says",
+        "got",
+        "get",
+        "began",
+        "met",
+        "meets",
+        "sent",
+        "ran",
+        "hit",
+        "held",
+        "fell",
+        "rose",
+        "left",
+        "led",
+        "sold",
+        "bought",
+        "paid",
+        "struck",
+        "saw",
+        "found",
+    ]
 )
 
 _WH = re.compile(
@@ -121,7 +251,9 @@ def analyse(question: str) -> Frame:
             qtype = "entity" if wh == "which" else "what"
     lower = ask.lower()
     list_like = bool(
-        re.search(r"\b(?:which|what) (?:two|three|four|kinds?|types?|ways?|steps|measures)\b", lower)
+        re.search(
+            r"\b(?:which|what) (?:two|three|four|kinds?|types?|ways?|steps|measures)\b", lower
+        )
         or re.search(r"\bwhat (?:\w+ )?(?:support|help|aid|measures|steps|changes)\b", lower)
     )
     t = terms(question)

@@ -60,7 +60,7 @@ _DETERMINERS = {
 
 
 def indirect(ask: str) -> str | None:
-    """"When did Finland join NATO?" -> "when Finland joined NATO"; None when unsure."""
+    """ "When did Finland join NATO?" -> "when Finland joined NATO"; None when unsure."""
     q = ask.strip().rstrip("?").strip()
     if not re.match(r"(?i)^(?:how|what|which|whose|who|whom|when|where|why)\b", q):
         return None

@@ -134,9 +134,7 @@ def _line_units(text: str, a: int, b: int) -> list[Unit]:
             state = quote_state(text[spans[j - 1][1] : spans[j][1]], state)
         e = spans[j][1]
         unit_text = text[s:e]
-        if not quotes_balanced(unit_text):
-            kind = "open_quote"
-        elif len(words(unit_text)) > MAX_UNIT_WORDS:
+        if not quotes_balanced(unit_text) or len(words(unit_text)) > MAX_UNIT_WORDS:
             kind = "open_quote"
         else:
             kind = "quote" if j > i else "sentence"

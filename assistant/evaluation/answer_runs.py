@@ -123,9 +123,7 @@ def summarise(run: str, got: list[Outcome]) -> dict[str, Any]:
             sum(not o.answered for o in absent) / len(absent) if absent else None
         ),
         "absent": len(absent) if run in ABSENT_RUNS else None,
-        "false_refusals": (
-            sum(not o.answered for o in present) / len(present) if present else 0.0
-        ),
+        "false_refusals": (sum(not o.answered for o in present) / len(present) if present else 0.0),
         "mean_words": statistics.fmean(words) if words else 0.0,
         "unbalanced": sum(not o.balanced for o in got),
     }
@@ -247,7 +245,6 @@ def contexts(assistant: Any, bench: Benchmark, q: Question) -> dict[str, Context
 # --- the run ----------------------------------------------------------------------------------
 def as_of(q: Question) -> date | None:
     return date.fromisoformat(q.as_of) if q.as_of else None
-
 
 
 def word_count(answer: str) -> int:
