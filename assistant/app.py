@@ -44,6 +44,7 @@ from assistant.index.embedding import embed_function, embedder_dim, make_embedde
 from assistant.index.ingestion import ProgressFactory, ingest, ingest_sources
 from assistant.index.store import Store
 from assistant.metrics import Metrics
+from assistant.search.recency import parse_iso
 from assistant.search.retrieval import Retriever
 from assistant.settings import Settings
 from assistant.types import (
@@ -465,7 +466,8 @@ class Assistant:
                 self.metrics.observe_fallback("answer")
                 notices.append(f"{exc}; showing quoted passages instead (llm_fallback)")
         if draft is None:
-            draft = self.answerer.draft(cond.focus, hits, texts, context=cond.context)
+            day = parse_iso(as_of) if as_of else self.retriever.newest_date()
+            draft = self.answerer.draft(cond.focus, hits, texts, context=cond.context, as_of=day)
             if notices:
                 yield f"\n\n({notices[-1]})\n\n"
             for paragraph in draft.answer.split("\n\n"):

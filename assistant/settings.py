@@ -163,24 +163,11 @@ class AnswerSettings(_Group):
     max_answer_sentences: int = Field(
         7, ge=1, le=20, description="Most sentences in an extractive answer."
     )
-    rerank_sentences: int = Field(
-        0,
-        ge=0,
-        le=200,
-        description="Candidate sentences re-scored by embedding similarity to the question "
-        "(0 = lexical only, fastest).",
-    )
-    answer_rank_weight: float = Field(
-        0.3,
-        ge=0,
-        description="Weight of the retrieval rank (1/sqrt(rank)) when choosing answer "
-        "sentences, next to their coverage of the question's terms (0..1).",
-    )
-    min_support: float = Field(
-        0.5,
-        ge=0,
-        le=1,
-        description="Share of the question's key terms the evidence must cover to answer.",
+    answer_model: Path | None = Field(
+        None,
+        description="A JSON answerability model (unit scorer, judge, threshold) to use instead "
+        "of the one shipped in the package (python -m assistant.evaluation.answer_training "
+        "writes one).",
     )
     max_question_chars: int = Field(
         2000, ge=10, description="Longest question accepted (every front end)."

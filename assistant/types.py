@@ -8,14 +8,16 @@ from typing import Any
 
 @dataclass
 class Filters:
-    """Restrict retrieval by publication date (inclusive ISO dates) or by source id."""
+    """Restrict retrieval by publication date (inclusive ISO dates) or by source id; leave
+    out documents by id (``exclude_docs``: how an evaluation asks without the gold article)."""
 
     since: str | None = None
     until: str | None = None
     sources: list[str] = field(default_factory=list)
+    exclude_docs: list[str] = field(default_factory=list)
 
     def __bool__(self) -> bool:
-        return bool(self.since or self.until or self.sources)
+        return bool(self.since or self.until or self.sources or self.exclude_docs)
 
 
 @dataclass

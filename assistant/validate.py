@@ -70,7 +70,14 @@ def filters(value: Filters | dict[str, Any] | None, prefix: str = "filters.") ->
         raise InvalidRequest(
             f"{prefix}sources lists {len(sources)} ids; the limit is {MAX_SOURCES}"
         )
-    return Filters(since=since, until=until, sources=[clean_text(s) for s in sources])
+    # exclude_docs comes only from Python callers (an evaluation leaving out gold articles);
+    # the HTTP API's filter objects do not accept it.
+    exclude = value.exclude_docs
+    if not isinstance(exclude, list) or not all(isinstance(d, str) for d in exclude):
+        raise InvalidRequest(f"{prefix}exclude_docs must be a list of document ids")
+    return Filters(
+        since=since, until=until, sources=[clean_text(s) for s in sources], exclude_docs=exclude
+    )
 
 
 def top_k(value: Any) -> int | None:

@@ -53,8 +53,9 @@ def test_nato_answer_cites_both_articles_verbatim(sample_assistant: Assistant) -
     # every sentence of the answer ends with a marker
     for paragraph in d["answer"].split("\n\n"):
         assert paragraph.rstrip().endswith("]")
-    # dates are visible, newest source first
-    assert d["answer"].index("2023-11-27") < d["answer"].index("2022-11-25")
+    # dates are visible and the newest source is marked; the answer comes first, not the date
+    assert "2022-11-25" in d["answer"]
+    assert "2023-11-27 (newest source)" in d["answer"]
     pubs = {c["source"]: c["published"] for c in d["citations"]}
     assert pubs["000_7f57f19b72752444.txt"] == "2023-11-27"
 
@@ -108,9 +109,7 @@ def test_bad_questions_are_rejected(sample_assistant: Assistant) -> None:
         sample_assistant.ask(NATO_QUESTION, session="../../etc/passwd")
 
 
-def test_sentence_re_embedding_finds_paraphrases_and_reuses_vectors(
-    sample_assistant: Assistant,
-) -> None:
+def test_the_judge_reuses_unit_vectors(sample_assistant: Assistant) -> None:
     from assistant.answer.extractive import ExtractiveAnswerer
 
     embedded: list[str] = []
@@ -119,16 +118,15 @@ def test_sentence_re_embedding_finds_paraphrases_and_reuses_vectors(
         embedded.extend(texts)
         return sample_assistant._embed_texts(texts)
 
-    settings = sample_assistant.settings.replace(rerank_sentences=16)
-    answerer = ExtractiveAnswerer(settings, sample_assistant.retriever.idf, counting)
+    answerer = ExtractiveAnswerer(
+        sample_assistant.settings, sample_assistant.retriever.idf, counting
+    )
     hits = sample_assistant.retrieve(NATO_QUESTION)
     texts = sample_assistant.store.doc_texts([h.chunk.doc_id for h in hits])
     first = answerer.draft(NATO_QUESTION, hits, texts)
-    # "stand with Ukraine" shares no key term with "support ... pledge": only embeddings find it
-    assert any("as long as it takes" in c.quote for c in first.citations)
-    sentences = [t for t in embedded if t != NATO_QUESTION]
-    assert 0 < len(sentences) <= 16
+    assert first.answered
+    assert 0 < len([t for t in embedded if t != NATO_QUESTION]) <= 2
     embedded.clear()
     again = answerer.draft(NATO_QUESTION, hits, texts)
     assert [c.quote for c in again.citations] == [c.quote for c in first.citations]
-    assert embedded == [NATO_QUESTION], "sentence vectors come from the cache the second time"
+    assert embedded == [NATO_QUESTION], "unit vectors come from the cache the second time"

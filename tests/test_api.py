@@ -142,6 +142,7 @@ def test_unanswerable_question(http: httpx.Client) -> None:
     d = ask(http, question=TAIWAN_QUESTION).json()
     assert d["answered"] is False and d["citations"] == []
     assert d["answer"].startswith(NO_ANSWER)
+    assert "They mention NATO but not Taiwan." in d["answer"]
 
 
 @pytest.mark.parametrize(

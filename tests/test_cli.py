@@ -98,3 +98,10 @@ def test_invalid_setting_is_reported(monkeypatch: pytest.MonkeyPatch) -> None:
     r = runner.invoke(app, ["settings"])
     assert r.exit_code == 2
     assert "top_k" in r.output and "Traceback" not in r.output
+
+
+def test_a_refusal_says_what_the_documents_mention_and_what_they_do_not(index: Path) -> None:
+    r = runner.invoke(app, ["ask", "When did Finland join NATO?", "--index", str(index)])
+    assert r.exit_code == 0, r.output
+    text = " ".join(r.stdout.split())  # wrapped to the terminal's width
+    assert "They mention Finland and NATO but not when Finland joined NATO." in text

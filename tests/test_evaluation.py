@@ -194,3 +194,23 @@ def test_score_is_document_level_mrr() -> None:
     assert m["hits@1"] == 0.25 and m["hits@5"] == 0.5 and m["hits@10"] == 0.75
     assert m["mrr@10"] == pytest.approx((1 + 1 / 2 + 1 / 7) / 4)
     assert m["answered"] == 0.75
+
+
+def test_answer_runs_refuse_without_the_gold_and_answer_with_it(
+    dataset: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    r = runner.invoke(app, ["eval", str(dataset), "--json", "--answer-runs"])
+    assert r.exit_code == 0, r.output
+    runs = json.loads(r.stdout)["answer_runs"]
+    rows = {(x["run"], x["half"]): x for x in runs["rows"]}
+    assert rows[("retrieved", "all")]["answered_right"] == 1.0
+    assert rows[("five+gold", "all")]["answered_right"] >= 0.5
+    # each story has its own vocabulary: without its article nothing answers a question
+    removed = rows[("gold-removed", "all")]
+    assert removed["absent"] >= 3 and removed["refused_when_absent"] == 1.0
+    assert rows[("five-gold", "all")]["refused_when_absent"] == 1.0
+    outcomes = runs["outcomes"]
+    assert {o["run"] for o in outcomes} == {"retrieved", "gold-removed", "five+gold", "five-gold"}
+    assert all(o["balanced"] for o in outcomes)
+    assert all(o["words"] <= 60 for o in outcomes if o["run"] == "retrieved")

@@ -153,3 +153,28 @@ def test_missing_path_is_an_error(tmp_path: Path) -> None:
     a = Assistant(make_settings(tmp_path))
     with pytest.raises(FileNotFoundError, match="no such file"):
         a.ingest([tmp_path / "nope"])
+
+
+def test_the_same_relative_index_path_in_two_folders_is_two_indexes(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """chromadb caches a client per path string: a relative index_dir must not make a second
+    folder's index reuse the first one's (it did, after a chdir, in one process)."""
+    from assistant.app import Assistant
+    from assistant.settings import Settings
+
+    counts = []
+    for name, files in (("one", 1), ("two", 2)):
+        folder = tmp_path / name
+        (folder / "corpus").mkdir(parents=True)
+        for i in range(files):
+            (folder / "corpus" / f"{i}.txt").write_text(
+                f"Story {i} of {name}\n\nThe council met on Monday about the bridge {i}.",
+                encoding="utf-8",
+            )
+        monkeypatch.chdir(folder)
+        a = Assistant(Settings(index_dir=Path("index"), corpus_dir=Path("corpus")))
+        a.ingest()
+        counts.append(len(a.documents()))
+    assert counts == [1, 2]
+    assert (tmp_path / "two" / "index" / "chroma.sqlite3").is_file()

@@ -1,50 +1,73 @@
 """hits -> an answer whose every sentence cites the exact passage it came from.
 
-The default answerer is extractive and needs no LLM: it quotes the sentences of the retrieved
-documents that best cover the question, grouped by source with dates shown. Because every
-sentence of the answer *is* a passage of a stored document, each citation's ``quote`` is copied
-from the document's stored text with its offsets, and verifies by construction.
+The default answerer is extractive and needs no LLM. It reads the retrieved documents as
+citable units (sentences, and quotations kept whole: ``segments``), scores each for whether it
+answers *this* question (``answerability``), and either
 
-It answers only when the evidence covers the question: a name the question asks about that no
-retrieved passage mentions, or too small a share of the question's key terms, gives the fixed
-refusal instead of weak matches.
+- answers: the best unit first, then only units that add a fact the question asks for, within
+  a budget of words for fact questions; each quoted verbatim with its offsets in the stored
+  text, so every citation verifies by construction; or
+- refuses, saying what the documents mention and what they do not (``refusal``).
 """
 
 from __future__ import annotations
 
-import math
 import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from datetime import date
+from functools import cached_property
+from pathlib import Path
 
 import numpy as np
 
+from assistant.answer.answerability import (
+    JUDGE_FEATURES,
+    Context,
+    Model,
+    judge_features,
+    lacks_asked_type,
+    load_model,
+    mentions,
+    novel_caps,
+    novel_numbers,
+    relative,
+    type_match,
+    unit_features,
+)
+from assistant.answer.question import Frame, analyse
+from assistant.answer.refusal import NO_ANSWER, explain, surface
+from assistant.answer.segments import document_units
 from assistant.index.embedding import SpanVectors
+from assistant.search.recency import Window, parse_iso, relative_window, window_fit
 from assistant.settings import Settings
-from assistant.text import jaccard, question_entities, sentence_spans, terms, words
+from assistant.text import jaccard, question_entities, stem, terms, words
 from assistant.types import Chunk, Citation, Hit
 
-NO_ANSWER = "The documents do not contain an answer to this question."
-MIN_WORDS = 5
-PER_DOC = 5
-NEAR_DUPLICATE = 0.7  # term overlap above which a sentence repeats one already chosen
-NEIGHBOUR_WEIGHT = 0.5
-SEMANTIC_WEIGHT = 1.0
+POOL_DOCS = 3  # documents whose units compete (retrieval's best first)
+MIN_WORDS = 4
+NEAR_DUPLICATE = 0.6  # term overlap above which a unit repeats one already chosen
+FACT_WORDS = 60  # budget of a fact question's answer, source lines included
+FACT_UNITS = 2
+MARGIN = 1.5  # a further unit's score may trail the best one's by this much
+TYPE_MARGIN = 3.0  # how far behind the best a unit that holds the asked type may be, to lead
+LIST_MARGIN = 2.6  # the same for a question that asks for several things
 CONTEXT_WEIGHT = 0.35  # weight of the earlier conversation's terms in a follow-up
+
+__all__ = ["NO_ANSWER", "Draft", "ExtractiveAnswerer", "chunk_span", "located"]
 
 
 @dataclass
-class Passage:
-    """One sentence of a stored document, as a candidate for the answer."""
+class Candidate:
+    """One citable unit of a retrieved document."""
 
     doc_id: str
     start: int
     end: int
     text: str
-    terms: frozenset[str]
-    hit: Hit
+    hit: Hit  # its document's best hit
+    ctx: Context
     score: float = 0.0
-    coverage: float = 0.0
 
 
 @dataclass
@@ -76,34 +99,61 @@ def located(hits: list[Hit], doc_texts: dict[str, str]) -> Iterator[tuple[Hit, s
             yield hit, doc, span[0], span[1]
 
 
-def passages_from_hits(hits: list[Hit], doc_texts: dict[str, str]) -> list[Passage]:
-    """The sentences inside each hit's chunk, located in the document's stored text."""
-    seen: set[tuple[str, int]] = set()
-    out: list[Passage] = []
-    for hit, doc, start, end in located(hits, doc_texts):
-        c = hit.chunk
-        for a, b in sentence_spans(doc, start, end):
-            if (c.doc_id, a) in seen:
-                continue
-            seen.add((c.doc_id, a))
-            text = doc[a:b]
-            out.append(Passage(c.doc_id, a, b, text, frozenset(terms(text)), hit))
+def candidates(
+    hits: list[Hit], doc_texts: dict[str, str], window: Window | None = None
+) -> list[Candidate]:
+    """The citable units of the best ``POOL_DOCS`` retrieved documents, with their context.
+    Whole documents, not only the retrieved chunks: news often names the answer in the lead
+    while the chunk that matched the question is further down."""
+    spans: dict[str, list[tuple[int, int]]] = {}
+    best: dict[str, Hit] = {}
+    for hit, _doc, start, end in located(sorted(hits, key=lambda h: h.rank), doc_texts):
+        spans.setdefault(hit.chunk.doc_id, []).append((start, end))
+        best.setdefault(hit.chunk.doc_id, hit)
+    top = max((h.score for h in best.values()), default=0.0)
+    out: list[Candidate] = []
+    for rank, (doc_id, hit) in enumerate(list(best.items())[:POOL_DOCS], start=1):
+        doc = doc_texts[doc_id]
+        units = [u for u in document_units(doc) if u.citable]
+        fit = 1.0 if window is None else window_fit(parse_iso(hit.chunk.published), window)
+        for i, u in enumerate(units):
+            text = doc[u.start : u.end]
+            ctx = Context(
+                unit=text,
+                before=doc[units[i - 1].start : units[i - 1].end] if i > 0 else "",
+                after=doc[units[i + 1].start : units[i + 1].end] if i + 1 < len(units) else "",
+                doc=doc,
+                title=hit.chunk.title,
+                doc_rank=rank,
+                hit_rel=hit.score / top if top > 0 else 0.0,
+                index=i,
+                kind=u.kind,
+                in_hit=any(a <= u.start < b for a, b in spans[doc_id]),
+                date_fit=fit,
+            )
+            out.append(Candidate(doc_id, u.start, u.end, text, hit, ctx))
     return out
 
 
 class ExtractiveAnswerer:
-    """Quotes the best-covering sentences; refuses when the evidence does not cover the question."""
+    """Quotes the units that answer; refuses, saying what is missing, when none does."""
 
     def __init__(
         self,
         settings: Settings,
         idf: Callable[[str], float | None],
         embed: Callable[[list[str]], np.ndarray] | None = None,
+        model_path: Path | None = None,
     ) -> None:
         self.settings = settings
         self.idf = idf
         self.embed = embed
         self._vectors = SpanVectors(embed) if embed is not None else None
+        self._model_path = model_path or settings.answer.answer_model
+
+    @cached_property
+    def model(self) -> Model:
+        return load_model(self._model_path)
 
     def weights(self, question: str, context: str = "") -> dict[str, float]:
         w: dict[str, float] = {}
@@ -122,168 +172,250 @@ class ExtractiveAnswerer:
             w[t] = max(w.get(t, 0.0), typical * scale)
         return w
 
+    def featurise(
+        self,
+        question: str,
+        hits: list[Hit],
+        doc_texts: dict[str, str],
+        context: str = "",
+        as_of: date | None = None,
+    ) -> tuple[list[Candidate], np.ndarray]:
+        """The candidate units and their UNIT_FEATURES rows (what the training script
+        labels, and what ``judge`` scores); ``as_of`` reads the question's time words."""
+        frame = analyse(question)
+        window = relative_window(question, as_of) if as_of else None
+        pool = [c for c in candidates(hits, doc_texts, window) if len(words(c.text)) >= MIN_WORDS]
+        weights = self.weights(question, context)
+        rows = np.array([unit_features(frame, weights, c.ctx) for c in pool], dtype=np.float64)
+        return pool, relative(rows.reshape(len(pool), -1))
+
+    def judge(
+        self,
+        question: str,
+        hits: list[Hit],
+        doc_texts: dict[str, str],
+        context: str = "",
+        as_of: date | None = None,
+    ) -> tuple[list[Candidate], float]:
+        """The candidates, best first, and the judge's score (answered when it reaches the
+        model's threshold); no candidates when a name the question asks about is absent."""
+        if missing_names(analyse(question), hits, doc_texts):
+            return [], float("-inf")
+        pool, rows = self.featurise(question, hits, doc_texts, context, as_of)
+        if not pool:
+            return [], float("-inf")
+        scores = self.model.unit(rows)
+        for c, s in zip(pool, scores, strict=True):
+            c.score = float(s)
+        order = sorted(range(len(pool)), key=lambda i: (-pool[i].score, i))
+        best = pool[order[0]]
+        if lacks_asked_type(analyse(question), [best.ctx.before, best.text, best.ctx.after]):
+            return [pool[i] for i in order], float("-inf")
+        dense = self.dense(question, best)
+        verdict = float(self.model.judge(np.array(judge_features(rows, scores, dense)))[()])
+        return [pool[i] for i in order], verdict
+
     def draft(
-        self, question: str, hits: list[Hit], doc_texts: dict[str, str], context: str = ""
+        self,
+        question: str,
+        hits: list[Hit],
+        doc_texts: dict[str, str],
+        context: str = "",
+        as_of: date | None = None,
     ) -> Draft:
         if not hits:
             return Draft(False, NO_ANSWER + " Nothing in the index matches it.", [])
-        passages = passages_from_hits(hits, doc_texts)
-        if not passages:
-            return Draft(False, NO_ANSWER, [])
-        weights = self.weights(question, context)
-        # A name the question asks about may sit outside the retrieved chunk ("Texas" in the
-        # article's first line, the quoted passage further down): the document counts.
-        scope = "\n".join(dict.fromkeys(doc_texts.get(h.chunk.doc_id, h.chunk.text) for h in hits))
-        scope = (scope + "\n" + "\n".join({h.chunk.title for h in hits})).lower()
-        scope = scope.replace("’", "'")
-        missing = [e for e in question_entities(question) if not _mentions(scope, e)]
+        frame = analyse(question)
+        scope = _scope(hits, doc_texts)
+        missing = missing_names(frame, hits, doc_texts)
         if missing:
-            names = ", ".join(m.title() if not m.isupper() else m for m in missing)
+            shown = [surface(frame.text, m) for m in missing]
             return Draft(
                 False,
-                f"{NO_ANSWER} None of the retrieved passages mention {names}.",
+                explain(frame, scope, missing),
                 [],
-                notices=[f"not found in the documents: {names}"],
+                notices=[f"not found in the documents: {', '.join(shown)}"],
             )
-        total = sum(weights.values()) or 1.0
-        for p in passages:
-            covered = sum(w for t, w in weights.items() if t in p.terms)
-            p.coverage = covered / total
-        titles = {h.chunk.title.strip().lower() for h in hits}
-        for p in passages:
-            if p.text.strip().lower() in titles:
-                p.coverage = 0.0  # a headline is no evidence, nor a neighbour's
-        neighbours = _neighbour_coverage(passages)
-        # Retrieval ranks documents; inside one document the sentences compete on content.
-        doc_rank: dict[str, int] = {}
-        for h in sorted(hits, key=lambda h: h.rank):
-            doc_rank.setdefault(h.chunk.doc_id, len(doc_rank) + 1)
-        for p in passages:
-            prior = 1.0 / math.sqrt(doc_rank[p.doc_id])
-            dense = max(p.hit.dense or 0.0, 0.0)
-            # A sentence amid relevant sentences usually continues their point in other words
-            # ("NATO has been delivering fuel, ..." after "step up non-lethal support").
-            p.score = (
-                p.coverage
-                + NEIGHBOUR_WEIGHT * neighbours[id(p)]
-                + self.settings.answer.answer_rank_weight * prior
-                + 0.1 * dense
-            )
-        self._semantic_rescore(question, passages)
-        chosen = self._select(passages)
-        union = set().union(*(p.terms for p in chosen)) if chosen else set()
-        union_cov = sum(w for t, w in weights.items() if t in union) / total
-        if not chosen or union_cov < self.settings.answer.min_support:
-            return Draft(False, f"{NO_ANSWER} The closest passages do not address it.", [])
-        return compose(chosen)
+        ranked, verdict = self.judge(question, hits, doc_texts, context, as_of)
+        if not ranked or verdict < self.model.threshold:
+            return Draft(False, explain(frame, scope), [])
+        return compose(self._select(frame, ranked))
 
-    def _semantic_rescore(self, question: str, passages: list[Passage]) -> None:
-        """Add the embedding similarity of question and sentence for the best candidates: it
-        finds sentences that say the same thing in other words ("stand with Ukraine")."""
-        n = self.settings.answer.rerank_sentences
-        if self.embed is None or n == 0:
-            return
-        top = sorted(
-            (p for p in passages if len(words(p.text)) >= MIN_WORDS),
-            key=lambda p: p.score,
-            reverse=True,
-        )[:n]
-        if not top:
-            return
-        assert self._vectors is not None
-        found = self._vectors.get({(p.doc_id, p.start, p.end): p.text for p in top})
-        vectors = [found[(p.doc_id, p.start, p.end)] for p in top]
+    def dense(self, question: str, c: Candidate) -> float:
+        """Embedding similarity of the question and one unit; the trained mean without an
+        embedder (the judge then leans on its other features)."""
+        if self.embed is None or self._vectors is None:
+            return float(self.model.judge.mean[JUDGE_FEATURES.index("dense")])
+        key = (c.doc_id, c.start, c.end)
+        v = self._vectors.get({key: c.text})[key]
         q = self.embed([question])[0]
-        for p, v in zip(top, vectors, strict=True):
-            p.score += SEMANTIC_WEIGHT * max(float(v @ q), 0.0)
+        return float(v @ q)
 
-    def _select(self, passages: list[Passage]) -> list[Passage]:
-        pool = [p for p in passages if len(words(p.text)) >= MIN_WORDS and p.coverage > 0]
-        pool.sort(key=lambda p: p.score, reverse=True)
-        if not pool:
-            return []
-        floor = pool[0].score * 0.5
-        chosen: list[Passage] = []
-        per_doc: dict[str, int] = {}
-        for p in pool:
-            if len(chosen) >= self.settings.answer.max_answer_sentences or p.score < floor:
+    def _select(self, frame: Frame, ranked: list[Candidate]) -> list[Candidate]:
+        """The best unit, then units that add a fact the question asks for: for a list
+        question ("what support ...") units about what it asks (the kinds of support, and an
+        enumeration beside them) up to ``max_answer_sentences``; else one more at most,
+        within ``FACT_WORDS`` (source lines included)."""
+        first = ranked[0]
+        if frame.qtype in ("quantity", "date", "person", "place") and not _carries(frame, first):
+            # "How much does the plan pay?": the first sentence states the amount, when one
+            # close behind the best does.
+            typed = [
+                c for c in ranked[1:] if c.score >= first.score - TYPE_MARGIN and _carries(frame, c)
+            ]
+            if typed:
+                first = typed[0]
+                ranked = [first, *(c for c in ranked if c is not first)]
+        chosen = [first]
+        limit = self.settings.answer.max_answer_sentences
+        if not frame.list_like:
+            limit = min(limit, FACT_UNITS)
+        margin = LIST_MARGIN if frame.list_like else MARGIN
+        focus = stem(frame.focus) if frame.focus else None
+        facts = _facts(frame, first.text)
+        for c in ranked[1:]:
+            if len(chosen) >= limit or c.score < first.score - margin:
                 break
-            if per_doc.get(p.doc_id, 0) >= PER_DOC:
+            if _repeats(c, chosen):
                 continue
-            if any(jaccard(p.terms, q.terms) > NEAR_DUPLICATE for q in chosen):
+            if frame.list_like and focus and focus not in terms(c.text):
                 continue
-            chosen.append(p)
-            per_doc[p.doc_id] = per_doc.get(p.doc_id, 0) + 1
+            new = _facts(frame, c.text) - facts
+            if not new:
+                continue
+            if not frame.list_like and _words([*chosen, c]) > FACT_WORDS:
+                continue
+            chosen.append(c)
+            facts |= new
+        if frame.list_like:
+            # "NATO has been delivering fuel, medical supplies, winter equipment and drone
+            # jammers": the kinds asked for, listed beside a sentence that names them.
+            for c in ranked:
+                if len(chosen) >= limit:
+                    break
+                near = any(
+                    p.doc_id == c.doc_id and abs(c.ctx.index - p.ctx.index) <= 2 for p in chosen
+                )
+                # reported, not a speaker's rhetoric ("weaker politically, economically and
+                # militarily")
+                near = near and c.text.lstrip()[:1] not in '“"‘'
+                if (
+                    near
+                    and c not in chosen
+                    and _ENUMERATION.search(c.text)
+                    and not _repeats(c, chosen)
+                ):
+                    chosen.append(c)
         return chosen
 
 
-def _mentions(text: str, entity: str) -> bool:
-    """Whether lower-cased ``text`` has the word, or a word starting with its stem
-    ("Ukraine" -> "ukrain" finds "Ukrainian")."""
-    if re.search(r"\b" + re.escape(entity) + r"\b", text):
-        return True
-    stems = terms(entity)
-    return not stems or re.search(r"\b" + re.escape(stems[0]), text) is not None
+def _carries(frame: Frame, c: Candidate) -> bool:
+    """Whether the unit holds the kind of thing asked for (a number, a date, a name)."""
+    caps, nums = novel_caps(frame, c.text), novel_numbers(frame, c.text)
+    return type_match(frame, c.text, caps, nums) >= 1.0
 
 
-def _neighbour_coverage(passages: list[Passage]) -> dict[int, float]:
-    """Mean coverage of the sentences just before and after each one in its document."""
-    by_doc: dict[str, list[Passage]] = {}
-    for p in passages:
-        by_doc.setdefault(p.doc_id, []).append(p)
-    out: dict[int, float] = {}
-    for group in by_doc.values():
-        group.sort(key=lambda p: p.start)
-        for i, p in enumerate(group):
-            near = [group[j].coverage for j in (i - 1, i + 1) if 0 <= j < len(group)]
-            out[id(p)] = sum(near) / 2 if near else 0.0
+def _repeats(c: Candidate, chosen: list[Candidate]) -> bool:
+    vocab = frozenset(terms(c.text))
+    return any(jaccard(vocab, frozenset(terms(p.text))) > NEAR_DUPLICATE for p in chosen)
+
+
+_ENUMERATION = re.compile(
+    r"\w[^,.;:]{0,40}, \w[^,.;:]{0,40}, (?:\w[^,.;:]{0,40}, )*\w[^,.;:]{0,40} and "
+)
+
+
+def _facts(frame: Frame, text: str) -> set[str]:
+    """The names, numbers and (for list questions) content words a unit contributes."""
+    out = {w.lower() for w in novel_caps(frame, text)} | set(novel_numbers(frame, text))
+    if frame.list_like:
+        out |= set(terms(text)) - frame.term_set
     return out
 
 
-def compose(chosen: list[Passage]) -> Draft:
-    """Group quotes by document, newest document first, in reading order inside each."""
-    by_doc: dict[str, list[Passage]] = {}
-    for p in chosen:
-        by_doc.setdefault(p.doc_id, []).append(p)
-    order = sorted(
-        by_doc,
-        key=lambda d: (by_doc[d][0].hit.chunk.published or "", -min(p.hit.rank for p in by_doc[d])),
-        reverse=True,
-    )
+def _words(chosen: list[Candidate]) -> int:
+    titles = {c.doc_id: c.hit.chunk.title for c in chosen}
+    return sum(len(words(c.text)) for c in chosen) + sum(len(words(t)) + 3 for t in titles.values())
+
+
+def _scope(hits: list[Hit], doc_texts: dict[str, str]) -> str:
+    """Everything the answerer looked at, lower-cased: whole documents and their titles.
+    A name the question asks about may sit outside the retrieved chunk."""
+    texts = dict.fromkeys(doc_texts.get(h.chunk.doc_id, h.chunk.text) for h in hits)
+    titles = dict.fromkeys(h.chunk.title for h in hits)
+    return "\n".join([*texts, *titles]).lower().replace("’", "'")
+
+
+# "The Legend of Zelda: Breath of the Wild": a subtitle that names the work on its own.
+_TITLED = re.compile(
+    r"([A-Z][\w'’]*(?:\s+(?:[A-Z][\w'’]*|of|the|and|a|an|in|on|for|to))*)"
+    r"\s*:\s+([A-Z][\w'’]*(?:\s+(?:[A-Z][\w'’]*|of|the|and|a|an|in|on|for|to))+)"
+)
+
+
+def missing_names(frame: Frame, hits: list[Hit], doc_texts: dict[str, str]) -> list[str]:
+    """Names in the question that no retrieved document mentions, when they weigh: in a
+    question of one or two names any of them, else a third of them or more (one unmatched
+    spelling among many names is no sign that the documents are about something else).
+    A work named by its full title counts as mentioned when the documents use its subtitle."""
+    scope = _scope(hits, doc_texts)
+    optional: set[str] = set()
+    for m in _TITLED.finditer(frame.text):
+        subtitle = m.group(2).lower().replace("’", "'")
+        if subtitle in scope:
+            optional |= set(question_entities("x " + m.group(1)))
+    names = [e for e in frame.entities if e not in optional]
+    missing = [e for e in names if not mentions(scope, e)]
+    if len(names) > 2 and len(missing) * 3 < len(names):
+        return []
+    return missing
+
+
+def compose(chosen: list[Candidate]) -> Draft:
+    """The best unit first, under its source's title and date; the rest of that source's
+    units in reading order, then the other sources in the order their best unit ranked."""
+    by_doc: dict[str, list[Candidate]] = {}
+    for c in chosen:
+        by_doc.setdefault(c.doc_id, []).append(c)
+    order = list(by_doc)
     citations: list[Citation] = []
     paragraphs: list[str] = []
     notices: list[str] = []
     dates = sorted({d for d in (by_doc[x][0].hit.chunk.published for x in order) if d})
-    newest = order[0] if len(dates) > 1 else None
-    if newest is not None:
+    newest = None
+    if len(dates) > 1:
+        newest = max(order, key=lambda d: by_doc[d][0].hit.chunk.published or "")
         first = by_doc[newest][0].hit.chunk
         # Sources of different dates may disagree (a count, a status): say which is current.
         notices.append(
             f"the sources date from {dates[0]} to {dates[-1]}; the newest is "
             f"“{first.title}” ({first.published}): where they differ, it is the latest account"
         )
-    for doc_id in order:
-        group = sorted(by_doc[doc_id], key=lambda p: p.start)
-        c = group[0].hit.chunk
-        when = f", {c.published}" if c.published else ""
+    for i, doc_id in enumerate(order):
+        group = by_doc[doc_id]
+        group = group[:1] + sorted(group[1:], key=lambda c: c.start) if i == 0 else group
+        if i > 0:
+            group = sorted(group, key=lambda c: c.start)
+        c0 = group[0].hit.chunk
+        when = f", {c0.published}" if c0.published else ""
         if doc_id == newest:
             when += " (newest source)"
         parts = []
-        for p in group:
+        for c in group:
             n = len(citations) + 1
             citations.append(
                 Citation(
                     n=n,
-                    source=c.source,
-                    title=c.title,
-                    url=c.url,
-                    published=c.published,
-                    quote=p.text,
-                    start=p.start,
-                    end=p.end,
+                    source=c0.source,
+                    title=c0.title,
+                    url=c0.url,
+                    published=c0.published,
+                    quote=c.text,
+                    start=c.start,
+                    end=c.end,
                     doc_id=doc_id,
                 )
             )
-            parts.append(f"{p.text} [{n}]")
-        paragraphs.append(f"From “{c.title}”{when}: " + " ".join(parts))
+            parts.append(f"{c.text} [{n}]")
+        paragraphs.append(f"From “{c0.title}”{when}: " + " ".join(parts))
     return Draft(True, "\n\n".join(paragraphs), citations, notices=notices)

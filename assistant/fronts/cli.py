@@ -651,6 +651,15 @@ def evaluate(
     as_json: Annotated[
         bool, typer.Option("--json", help="Print the report (and per-question rows) as JSON.")
     ] = False,
+    answer_runs: Annotated[
+        bool,
+        typer.Option(
+            "--answer-runs",
+            help="Also ask each question without its gold articles, and from five passages "
+            "with and without the gold one: answered-right, refused-when-absent, false "
+            "refusals, mean words (dev only).",
+        ),
+    ] = False,
 ) -> None:
     """Ingest a benchmark's corpus and score retrieval and answers on its questions."""
     from assistant.app import Assistant
@@ -661,11 +670,22 @@ def evaluate(
         settings = load_settings()
         folder = resolve_dataset(dataset, [Path(__file__).resolve().parent])
         settings.index.index_dir = index or eval_index_dir(settings, folder)
-        report = run_eval(Assistant(settings), folder, split=split, limit=limit, progress=_progress)
+        assistant = Assistant(settings)
+        report = run_eval(assistant, folder, split=split, limit=limit, progress=_progress)
+        runs = None
+        if answer_runs:
+            from assistant.evaluation.answer_runs import run_answer_evals
+
+            runs = run_answer_evals(assistant, folder, split=split, limit=limit)
     if as_json:
-        typer.echo(json.dumps(report.to_dict(with_results=misses), ensure_ascii=False))
+        out = report.to_dict(with_results=misses)
+        if runs is not None:
+            out["answer_runs"] = runs.to_dict()
+        typer.echo(json.dumps(out, ensure_ascii=False))
         return
     typer.echo(report.table())
+    if runs is not None:
+        typer.echo("\n" + runs.table())
     if misses:
         for r in report.misses():
             typer.echo(f"\n{r.qid} rank {r.rank or '>10'}: {r.question}")

@@ -72,8 +72,10 @@ class Store:
             self.location = settings.index.chroma_url
         else:
             settings.index.index_dir.mkdir(parents=True, exist_ok=True)
+            # Absolute: chromadb keeps one system per path *string* in a process, so a relative
+            # "index" opened again after a chdir would reuse the first folder's system.
             self.client = chromadb.PersistentClient(
-                path=str(settings.index.index_dir), settings=chroma_settings
+                path=str(settings.index.index_dir.resolve()), settings=chroma_settings
             )
             self.location = str(settings.index.index_dir)
         self._reopen_lock = threading.RLock()

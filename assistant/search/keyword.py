@@ -11,11 +11,13 @@ filtered question gets its k best matching chunks directly, without over-fetchin
 
 from __future__ import annotations
 
+import json
 import logging
 import math
 import shutil
 import threading
 from datetime import date
+from functools import cached_property
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -167,7 +169,20 @@ class _Loaded:
             keep &= (self.pub > 0) & (self.pub <= date_int(f.until))
         if f.sources:
             keep &= np.isin(self.sources, list(f.sources))
+        if f.exclude_docs:
+            keep &= ~np.isin(self.doc_ids, list(f.exclude_docs))
         return keep
+
+    @cached_property
+    def doc_ids(self) -> np.ndarray:
+        """Each chunk's document id, read when a filter first needs it: llama-index's flat
+        record says 'None' for it, the node's own metadata has it."""
+        ids = []
+        for m in self.retriever.corpus:
+            content = m.get("_node_content")
+            meta = json.loads(content).get("metadata", {}) if isinstance(content, str) else m
+            ids.append(str(meta.get("doc_id") or ""))
+        return np.array(ids, dtype=object)
 
     def node(self, idx: Any) -> BaseNode:
         record = idx if isinstance(idx, dict) else self.retriever.corpus[int(idx)]

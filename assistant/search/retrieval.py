@@ -58,6 +58,10 @@ def metadata_filters(f: Filters) -> MetadataFilters | None:
         )
     if f.sources:
         items.append(MetadataFilter(key="source", value=f.sources, operator=FilterOperator.IN))
+    if f.exclude_docs:
+        items.append(
+            MetadataFilter(key="doc_id", value=f.exclude_docs, operator=FilterOperator.NIN)
+        )
     if not items:
         return None
     return MetadataFilters(filters=items, condition=FilterCondition.AND)
@@ -68,6 +72,8 @@ def accepts(f: Filters, meta: dict[str, Any]) -> bool:
     if f.since and pub < date_int(f.since):
         return False
     if f.until and (pub == 0 or pub > date_int(f.until)):
+        return False
+    if f.exclude_docs and meta.get("doc_id") in f.exclude_docs:
         return False
     return not (f.sources and meta.get("source") not in f.sources)
 
