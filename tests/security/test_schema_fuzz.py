@@ -1,0 +1,66 @@
+"""The JSON and OpenAI APIs fuzzed from their own OpenAPI schema (schemathesis strategies run
+by hypothesis): valid and invalid requests alike get a status below 500, and get it (no hang).
+
+The run is derandomized: the same cases each time, so a failure reproduces.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+import schemathesis
+from hypothesis import HealthCheck, given, settings
+from pydantic import SecretStr
+
+from assistant.app import Assistant
+from assistant.fronts.http import create_app
+from tests.security.conftest import BEARER, TOKEN
+
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(3600)]
+EXAMPLES = 150  # per operation and mode
+
+
+@pytest.fixture(scope="module")
+def operations(sample_assistant: Assistant) -> dict[str, Any]:
+    app = create_app(sample_assistant.with_settings(api_token=SecretStr(TOKEN)), ui=False)
+    schema = schemathesis.openapi.from_asgi("/api/openapi.json", app)
+    return {op.label: op for op in (r.ok() for r in schema.get_all_operations())}
+
+
+LABELS = ["GET /health", "POST /api/ask", "GET /api/documents", "POST /api/documents",
+          "GET /v1/models", "POST /v1/chat/completions"]  # fmt: skip
+MODES = list(schemathesis.GenerationMode)
+# Invalid requests can only be made of something: routes without parameters have none.
+CASES = [(label, mode) for label in LABELS for mode in MODES
+         if mode.value == "positive" or label.startswith("POST")]  # fmt: skip
+
+
+def test_the_schema_lists_every_api_route(operations: dict[str, Any]) -> None:
+    assert sorted(operations) == sorted(LABELS)
+
+
+@pytest.mark.parametrize(("label", "mode"), CASES, ids=[f"{lb}-{m.value}" for lb, m in CASES])
+def test_no_request_gives_a_server_error(operations: dict[str, Any], label: str, mode: Any) -> None:
+    seen: dict[int, int] = {}
+
+    @given(case=operations[label].as_strategy(generation_mode=mode))
+    @settings(
+        max_examples=EXAMPLES,
+        deadline=None,
+        derandomize=True,
+        database=None,
+        suppress_health_check=list(HealthCheck),
+    )
+    def run(case: Any) -> None:
+        response = case.call(headers=BEARER, timeout=60)
+        seen[response.status_code] = seen.get(response.status_code, 0) + 1
+        body = case.body if isinstance(case.body, (dict, list, str)) else repr(case.body)
+        assert response.status_code < 500, (
+            f"{label} {json.dumps(body)[:500]} -> {response.status_code} {response.text[:300]}"
+        )
+
+    run()
+    statuses = dict(sorted(seen.items()))
+    print(f"{label} {mode.value}: {sum(seen.values())} requests, statuses {statuses}")
