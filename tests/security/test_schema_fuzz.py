@@ -12,11 +12,12 @@ from typing import Any
 import pytest
 import schemathesis
 from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from pydantic import SecretStr
 
 from assistant.app import Assistant
 from assistant.fronts.http import create_app
-from tests.security.conftest import BEARER, TOKEN
+from tests.security.conftest import BEARER, TOKEN, asgi_request
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(3600)]
 EXAMPLES = 150  # per operation and mode
@@ -64,3 +65,51 @@ def test_no_request_gives_a_server_error(operations: dict[str, Any], label: str,
     run()
     statuses = dict(sorted(seen.items()))
     print(f"{label} {mode.value}: {sum(seen.values())} requests, statuses {statuses}")
+
+
+# Any code point a JSON string can carry, lone surrogates and control characters included:
+# hypothesis's text() leaves surrogates out unless told, and so do the schema's strategies.
+ANY_TEXT = st.text(st.characters(codec=None, exclude_categories=()), max_size=40)
+FILTERS = st.fixed_dictionaries(
+    {}, optional={"since": ANY_TEXT, "until": ANY_TEXT, "sources": st.lists(ANY_TEXT, max_size=3)}
+)
+ASK = st.fixed_dictionaries(
+    {"question": ANY_TEXT}, optional={"session_id": ANY_TEXT, "filters": FILTERS}
+)
+CONTENT = ANY_TEXT | st.lists(st.fixed_dictionaries({"type": st.just("text"), "text": ANY_TEXT}))
+MESSAGE = st.fixed_dictionaries(
+    {"role": st.sampled_from(["user", "assistant", "system"]) | ANY_TEXT, "content": CONTENT}
+)
+CHAT = st.fixed_dictionaries(
+    {"messages": st.lists(MESSAGE, min_size=1, max_size=4)},
+    optional={"model": ANY_TEXT, "stream": st.booleans(), "filters": FILTERS},
+)
+
+
+@pytest.fixture(scope="module")
+def secured_app(sample_assistant: Assistant) -> Any:
+    return create_app(sample_assistant.with_settings(api_token=SecretStr(TOKEN)), ui=False)
+
+
+@pytest.mark.parametrize(("path", "bodies"), [("/api/ask", ASK), ("/v1/chat/completions", CHAT)])
+def test_any_json_string_in_any_field_gets_an_answer_or_a_4xx(
+    secured_app: Any, path: str, bodies: Any
+) -> None:
+    seen: dict[int, int] = {}
+
+    @given(body=bodies)
+    @settings(max_examples=300, deadline=None, derandomize=True, database=None,
+              suppress_health_check=list(HealthCheck))  # fmt: skip
+    def run(body: dict[str, Any]) -> None:
+        r = asgi_request(
+            secured_app,
+            "POST",
+            path,
+            content=json.dumps(body).encode(),  # lone surrogates travel as \\udXXX escapes
+            headers={**BEARER, "Content-Type": "application/json"},
+        )
+        seen[r.status_code] = seen.get(r.status_code, 0) + 1
+        assert r.status_code < 500, f"{json.dumps(body)[:400]} -> {r.status_code} {r.text[:300]}"
+
+    run()
+    print(f"{path} any text: {sum(seen.values())} requests, statuses {dict(sorted(seen.items()))}")
