@@ -5,8 +5,8 @@ route, queue or work slot sees a request.
 it is the outermost layer). Everything routed inside the app is behind it: the JSON and OpenAI
 APIs, the Gradio UI and all of Gradio's own routes (``/gradio_api/call/*``, uploads,
 ``/gradio_api/file=``), and whatever is mounted later (``app.mount("/mcp", ...)``,
-``app.add_route("/metrics", ...)``) with no further line. Only ``/health`` and the login page
-are open.
+``app.add_route("/metrics", ...)``) with no further line. Only ``/health``, the login page and
+Slack's ``/slack/events`` (signed by Slack) are open.
 
 One credential setting locks it: with ``api_token`` or ``ui_password`` set, a request needs
 ``Authorization: Bearer <api_token>``, HTTP Basic with a password, or the session cookie the
@@ -46,7 +46,9 @@ Receive = Callable[[], Awaitable[Message]]
 Send = Callable[[Message], Awaitable[None]]
 ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 
-PUBLIC_PATHS = ("/health",)
+# Open without our credentials: the health check, and Slack's Events API, whose requests
+# carry Slack's signature instead (checked by the Slack app against the signing secret).
+PUBLIC_PATHS = ("/health", "/slack/events")
 LOGIN, LOGOUT = "/login", "/logout"
 SESSION_COOKIE = "assistant_session"
 SESSION_SECONDS = 12 * 3600
