@@ -18,7 +18,7 @@ from starlette.responses import PlainTextResponse
 from assistant.fronts.http import create_app
 from tests.conftest import NATO_QUESTION
 from tests.live_server import LiveServer, live_server, sample_assistant_in
-from tests.security.conftest import BEARER, PASSWORD, TOKEN, USERNAME, asgi_get
+from tests.security.conftest import BEARER, PASSWORD, TOKEN, USERNAME, asgi_get, asgi_request
 from tests.servers import cli_env, free_port, run_cli, start_cli, stop, wait_http
 
 # Every kind of door the server has, asked without credentials.
@@ -160,6 +160,8 @@ def test_new_routes_mounted_in_the_app_are_behind_the_lock(tmp_path: Path) -> No
     app.add_route("/metrics", lambda request: PlainTextResponse("requests_total 1\n"))
     assert asgi_get(app, "/metrics").status_code == 401
     assert asgi_get(app, "/metrics", headers=BEARER).text == "requests_total 1\n"
+    # Slack's Events API is the one door Slack's signature guards instead of our token.
+    assert asgi_request(app, "POST", "/slack/events", json={}).status_code != 401
 
 
 def test_serving_beyond_loopback_needs_credentials_or_insecure(tmp_path: Path) -> None:
