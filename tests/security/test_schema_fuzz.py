@@ -26,7 +26,7 @@ EXAMPLES = 150  # per operation and mode
 @pytest.fixture(scope="module")
 def operations(sample_assistant: Assistant) -> dict[str, Any]:
     app = create_app(sample_assistant.with_settings(api_token=SecretStr(TOKEN)), ui=False)
-    schema = schemathesis.openapi.from_asgi("/api/openapi.json", app)
+    schema = schemathesis.openapi.from_asgi("/api/openapi.json", app, headers=BEARER)
     return {op.label: op for op in (r.ok() for r in schema.get_all_operations())}
 
 
