@@ -17,6 +17,7 @@ conversations are kept here; an LLM's unverified draft leaves only when a caller
 
 from __future__ import annotations
 
+import os
 import threading
 import time
 from collections.abc import Callable, Iterable, Iterator
@@ -38,7 +39,7 @@ from assistant.answer.chat import (
 from assistant.answer.extractive import NO_ANSWER, Draft, ExtractiveAnswerer
 from assistant.answer.llm import LLMAnswerer, check_backend
 from assistant.answer.prompts import Prompts, load_prompts
-from assistant.errors import AssistantError, EmptyIndex, LLMUnavailable, NotFound
+from assistant.errors import AssistantError, EmptyIndex, IndexUnavailable, LLMUnavailable, NotFound
 from assistant.index import uploads
 from assistant.index.embedding import embed_function, embedder_dim, make_embedder
 from assistant.index.ingestion import ProgressFactory, ingest, ingest_sources
@@ -58,6 +59,7 @@ from assistant.types import (
     UploadResult,
     UrlResult,
     WatchReport,
+    http_url,
 )
 
 if TYPE_CHECKING:
@@ -179,9 +181,18 @@ class Assistant:
     ) -> tuple[list[UploadResult], IngestReport]:
         """Save uploaded ``(file name, stream, declared size)`` files into the corpus's upload
         folder and ingest them; per file, whether it made it into the index and why not."""
-        return uploads.save_and_ingest(
-            self.settings, lambda paths, bar: self.ingest(paths, progress=bar), files, progress
-        )
+        self._check_index()
+        try:
+            return uploads.save_and_ingest(
+                self.settings, lambda paths, bar: self.ingest(paths, progress=bar), files, progress
+            )
+        except OSError as exc:
+            # The index or the corpus folder went away, or may not be written: say so with a
+            # 503 instead of an internal error (and without the server's paths).
+            self._check_index()
+            raise IndexUnavailable(
+                f"the documents could not be saved or indexed ({_os_reason(exc)})"
+            ) from exc
 
     def upload_types(self) -> list[str]:
         """File suffixes that can be ingested (".pdf", ".txt", ...)."""
@@ -392,11 +403,11 @@ class Assistant:
         checked = validate.filters(filters)
         depth = validate.top_k(top_k)
         day = validate.iso_date(as_of, "as_of")
+        self._check_index()
         chat = self._session(session, history)
         if self.store.count() == 0:
-            raise EmptyIndex(
-                f"The index at {self.store.location} is empty: run `assistant ingest` first."
-            )
+            # No location: this message reaches API clients, who need no server paths.
+            raise EmptyIndex("The index is empty: run `assistant ingest` first.")
         # Without drafts the model is asked for its whole answer at once (no token stream).
         pieces = self._flow(question, chat, checked, depth, day, stream=drafts)
         if drafts or self.llm is None:
@@ -420,7 +431,12 @@ class Assistant:
         self, session: str | None, history: list[Turn] | list[tuple[str, str]] | None
     ) -> ChatSession | None:
         if session is not None:
-            return self.sessions.get(session)
+            try:
+                return self.sessions.get(session)
+            except OSError as exc:
+                raise IndexUnavailable(
+                    f"the conversation could not be read ({_os_reason(exc)})"
+                ) from exc
         if history:
             return session_from_history(
                 [
@@ -490,7 +506,13 @@ class Assistant:
             chat.add(
                 Turn(question, cond.standalone, answer.answer, answer.answered, answer.citations)
             )
-            self.sessions.save(chat)
+            try:
+                self.sessions.save(chat)
+            except OSError as exc:
+                raise IndexUnavailable(
+                    f"the conversation could not be saved ({_os_reason(exc)}): the server "
+                    "cannot write its sessions folder"
+                ) from exc
         yield answer
 
     def _condense(self, history: list[Turn], question: str, notices: list[str]) -> Condensed:
@@ -522,6 +544,7 @@ class Assistant:
     def documents(self) -> list[dict[str, Any]]:
         """Every indexed document (doc_id, source, title, url, published, chunks), newest
         first."""
+        self._check_index()
         docs = [_doc_record(doc_id, m) for doc_id, m in self.store.doc_records().items()]
         return sorted(docs, key=lambda d: (d["published"] or "", d["source"]), reverse=True)
 
@@ -542,11 +565,44 @@ class Assistant:
     def is_empty(self) -> bool:
         return self.store.count() == 0
 
+    def _check_index(self) -> None:
+        """Raise ``IndexUnavailable`` when the on-disk index was deleted or may not be
+        written. An open index keeps working on its deleted files (the process still holds
+        them), so the folder is looked at, not the database."""
+        s = self.settings.index
+        if s.chroma_url or self._store is None:
+            return  # not opened yet: opening creates it; a server's errors say why
+        if not (s.index_dir / "chroma.sqlite3").is_file():
+            raise IndexUnavailable(
+                "the index directory is missing (deleted while the server was running?): run "
+                "`assistant ingest` and restart the server"
+            )
+        if not os.access(s.index_dir, os.W_OK | os.X_OK):
+            raise IndexUnavailable("the index directory may not be written by the server")
+
+    def _check_sessions(self) -> None:
+        folder = self.sessions.folder
+        if folder is None:
+            return
+        if folder.exists() and not folder.is_dir():
+            raise IndexUnavailable("the sessions folder of the index is not a folder")
+        writable = folder if folder.exists() else folder.parent
+        if not os.access(writable, os.W_OK | os.X_OK):
+            raise IndexUnavailable("the sessions folder of the index may not be written")
+
     def health(self) -> dict[str, Any]:
+        """What the index holds, or ``IndexUnavailable`` saying what is wrong with it."""
+        _ = self.store  # opened (and checked) on first use
+        self._check_index()
+        self._check_sessions()
+        try:
+            documents, chunks = self.store.doc_count(), self.store.count()
+        except Exception as exc:  # a Chroma server that is down, a damaged database
+            raise IndexUnavailable(f"the index cannot be read ({type(exc).__name__})") from exc
         return {
             "status": "ok",
-            "documents": self.store.doc_count(),
-            "chunks": self.store.count(),
+            "documents": documents,
+            "chunks": chunks,
             "embedder": self.settings.index.embedder,
             "llm": self.settings.llm.backend,
         }
@@ -561,7 +617,7 @@ def _doc_record(doc_id: str, meta: dict[str, Any]) -> dict[str, Any]:
         "doc_id": doc_id,
         "source": meta.get("source", ""),
         "title": meta.get("title", ""),
-        "url": meta.get("url") or None,
+        "url": http_url(meta.get("url")),
         "published": meta.get("published") or None,
         "chunks": int(meta.get("chunks", 0)),
     }
@@ -585,6 +641,11 @@ def _feed_status(feed: Feed) -> FeedStatus:
         failures=feed.failures,
         last_result=feed.last_result,
     )
+
+
+def _os_reason(exc: OSError) -> str:
+    """An OSError's reason without the path it names (which is the server's business)."""
+    return exc.strerror or type(exc).__name__
 
 
 __all__ = ["NO_ANSWER", "Assistant"]

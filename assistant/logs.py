@@ -21,7 +21,7 @@ import os
 import re
 import sys
 import threading
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from contextvars import ContextVar
 from datetime import UTC, datetime
 from typing import Any
@@ -64,13 +64,23 @@ class SecretRedactor(logging.Filter):
             text = shape.sub(REDACTED, text)
         return text
 
+    def _clean_arg(self, value: Any) -> Any:
+        if isinstance(value, str):
+            return self.redact(value)
+        if value is None or isinstance(value, (int, float)):
+            return value  # numbers keep their type: "%d" must still format them
+        text = str(value)
+        cleaned = self.redact(text)
+        return value if cleaned == text else cleaned
+
     def filter(self, record: logging.LogRecord) -> bool:
-        if not self._redact_args(record):
-            try:
-                message = record.getMessage()
-            except Exception:  # a broken format string: keep the raw parts, cleaned
-                message = f"{record.msg} {record.args}"
-            record.msg, record.args = self.redact(message), None
+        try:
+            message = record.getMessage()
+        except Exception:  # a broken format string: keep the raw parts, cleaned
+            record.msg, record.args = self.redact(f"{record.msg} {record.args}"), ()
+            message = None
+        if message is not None:
+            self._clean_parts(record, self.redact(message))
         if record.exc_info and record.exc_info[0] is not None:
             text = record.exc_text or logging.Formatter().formatException(record.exc_info)
             # The traceback is kept as cleaned text only: formatters print exc_text as is.
@@ -81,22 +91,26 @@ class SecretRedactor(logging.Filter):
             record.stack_info = self.redact(record.stack_info)
         return True
 
-    def _redact_args(self, record: logging.LogRecord) -> bool:
-        """Clean a record's format string and plain arguments in place, keeping them apart:
-        some formatters (uvicorn's access lines) build the line from the arguments. False
-        when that cannot be done safely (other argument types, a secret across the parts)."""
+    def _clean_parts(self, record: logging.LogRecord, clean: str) -> None:
+        """Clean a record's format string and arguments in place, keeping them apart: some
+        formatters build the line from the arguments (uvicorn's access formatter unpacks the
+        client, method, path and status). Only when that would still show a secret (one split
+        across two arguments) do message and arguments become the cleaned text, with an empty
+        tuple of arguments, never None, so every formatter can still format the record."""
         args = record.args
-        if not isinstance(record.msg, str) or not isinstance(args, tuple):
-            return False
-        if not all(a is None or isinstance(a, str | int | float) for a in args):
-            return False
-        record.msg = self.redact(record.msg)
-        record.args = tuple(self.redact(a) if isinstance(a, str) else a for a in args)
+        if isinstance(args, tuple):
+            record.args = tuple(self._clean_arg(a) for a in args)
+        elif isinstance(args, Mapping):
+            record.args = {k: self._clean_arg(v) for k, v in args.items()}
+        if isinstance(record.msg, str):
+            record.msg = self.redact(record.msg)
         try:
-            message = record.getMessage()
+            kept = record.getMessage() == clean
         except Exception:
-            return False
-        return self.redact(message) == message
+            kept = False
+        if not kept:
+            record.msg, record.args = clean, ()
+            record.__dict__.pop("color_message", None)  # uvicorn's: a format for the args
 
 
 _redactor = SecretRedactor()

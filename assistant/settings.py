@@ -16,6 +16,7 @@ keys, tokens) are read from the environment only.
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import re
 from pathlib import Path
@@ -253,12 +254,35 @@ class ServerSettings(_Group):
     host: str = Field("127.0.0.1", description="Address `assistant serve` binds to.")
     port: int = Field(7860, ge=1, le=65535, description="Port `assistant serve` listens on.")
     api_token: SecretStr | None = Field(
-        None, description="Bearer token required by the API when set (env ASSISTANT_API_TOKEN)."
+        None,
+        description="The server's credential (env ASSISTANT_API_TOKEN only): when set, every "
+        "route but /health and /login needs it (bearer token, or the password at /login).",
     )
     ui_password: SecretStr | None = Field(
-        None, description="Web UI password when set (env only), with ui_username."
+        None,
+        description="A password for people (env ASSISTANT_UI_PASSWORD only), with ui_username: "
+        "logs in to the web UI (and HTTP Basic); when set, it too locks every route.",
     )
-    ui_username: str = Field("newsroom", description="Web UI username when ui_password is set.")
+    ui_username: str = Field("newsroom", description="User name that goes with ui_password.")
+    trusted_proxies: str = Field(
+        "",
+        description="Comma-separated addresses of reverse proxies whose X-Forwarded-For and "
+        "X-Forwarded-Proto headers are believed (e.g. 127.0.0.1 behind nginx); empty = none.",
+    )
+    body_timeout_seconds: float = Field(
+        30.0,
+        gt=0,
+        le=3600,
+        description="Seconds a client has to send a request's body (plus one per MB sent); "
+        "slower ones get 408.",
+    )
+    max_requests_per_client: int = Field(
+        8,
+        ge=0,
+        le=100_000,
+        description="Questions one client address may have in progress or waiting, in the API "
+        "and in the web UI's queue; more get 429 (0 = no limit).",
+    )
     max_concurrent_requests: int = Field(
         8,
         ge=1,
@@ -641,4 +665,10 @@ def load_settings(**overrides: Any) -> Settings:
 
 
 def is_loopback(host: str) -> bool:
-    return host in LOOPBACK_HOSTS
+    """Whether ``host`` only accepts connections from this machine (127.0.0.0/8, ::1)."""
+    if host in LOOPBACK_HOSTS:
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False

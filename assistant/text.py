@@ -111,6 +111,12 @@ def question_entities(question: str) -> list[str]:
     return list(dict.fromkeys(out))
 
 
+def neutralise_markers(text: str) -> str:
+    """Brackets in a document that look like our markers ("[7]", "[2, 9]") written as
+    "(7)", "(2, 9)": text quoted from a document must never read as a citation of ours."""
+    return MARKER.sub(lambda m: f"({m.group(1).strip()})", text)
+
+
 def strip_markers(text: str) -> str:
     return re.sub(r"\s*" + MARKER.pattern, "", text)
 

@@ -60,6 +60,18 @@ class Hit:
     lexical: float | None = None  # BM25 score when the keyword retriever found it
 
 
+def http_url(value: Any) -> str | None:
+    """``value`` if it is an http(s) URL, else None: a document's metadata may say
+    ``url: javascript:...``, and whatever is called a URL here ends up as a link."""
+    if not isinstance(value, str):
+        return None
+    url = value.strip()
+    scheme, sep, rest = url.partition(":")
+    if sep and scheme.lower() in ("http", "https") and rest.startswith("//") and len(rest) > 2:
+        return url
+    return None
+
+
 @dataclass
 class Citation:
     n: int
@@ -71,6 +83,9 @@ class Citation:
     start: int
     end: int
     doc_id: str = ""
+
+    def __post_init__(self) -> None:
+        self.url = http_url(self.url)  # indexes built before readers checked URLs too
 
     def to_dict(self) -> dict[str, Any]:
         d = asdict(self)

@@ -423,7 +423,8 @@ def test_serve_command_starts_one_server(tmp_path: Path) -> None:
         r = httpx.post(url + "/api/ask", json={"question": NATO_QUESTION}, headers=AUTH)
         assert r.status_code == 200 and r.json()["answered"] is True
         assert httpx.post(url + "/api/ask", json={"question": NATO_QUESTION}).status_code == 401
-        assert "gradio" in httpx.get(url + "/").text.lower()
+        assert httpx.get(url + "/").status_code == 401  # the token locks the UI too
+        assert "gradio" in httpx.get(url + "/", headers=AUTH).text.lower()
     finally:
         proc.terminate()
         output = proc.communicate(timeout=30)[0]

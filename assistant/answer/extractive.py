@@ -41,7 +41,7 @@ from assistant.answer.segments import document_units
 from assistant.index.embedding import SpanVectors
 from assistant.search.recency import Window, parse_iso, relative_window, window_fit
 from assistant.settings import Settings
-from assistant.text import jaccard, question_entities, stem, terms, words
+from assistant.text import jaccard, neutralise_markers, question_entities, stem, terms, words
 from assistant.types import Chunk, Citation, Hit
 
 POOL_DOCS = 3  # documents whose units compete (retrieval's best first)
@@ -416,6 +416,8 @@ def compose(chosen: list[Candidate]) -> Draft:
                     doc_id=doc_id,
                 )
             )
-            parts.append(f"{c.text} [{n}]")
-        paragraphs.append(f"From “{c0.title}”{when}: " + " ".join(parts))
+            # The citation keeps the exact quote; the answer's copy cannot carry a "[7]" of
+            # the document's own, which would read as a marker without a citation.
+            parts.append(f"{neutralise_markers(c.text)} [{n}]")
+        paragraphs.append(f"From “{neutralise_markers(c0.title)}”{when}: " + " ".join(parts))
     return Draft(True, "\n\n".join(paragraphs), citations, notices=notices)

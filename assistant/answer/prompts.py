@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from assistant.errors import ConfigError
-from assistant.text import MARKER
+from assistant.text import neutralise_markers
 
 # The repository's prompts/ folder, shipped inside the package as assistant/_prompts (a
 # symlink in the repository, real files in a wheel), so both kinds of install find it.
@@ -125,7 +125,7 @@ def neutralise(text: str) -> str:
     """Untrusted text made unable to pose as our delimiters or citation markers."""
     text = _TAG.sub(lambda m: re.sub("[<＜]", "‹", re.sub("[>＞]", "›", m.group(0))), text)
     # "[3]" inside a document would read as a citation marker of ours.
-    return MARKER.sub(lambda m: f"({m.group(1).strip()})", text)
+    return neutralise_markers(text)
 
 
 def attribute(value: str) -> str:

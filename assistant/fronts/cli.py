@@ -407,17 +407,41 @@ def serve(
         typer.Option("--port", min=1, max=65535, help="Port (default: settings port, 7860)."),
     ] = None,
     log_format: LogFormatOpt = None,
+    insecure: Annotated[
+        bool,
+        typer.Option(
+            "--insecure",
+            help="Listen beyond loopback without any credential (everyone who can reach the "
+            "port can read and add documents).",
+        ),
+    ] = False,
 ) -> None:
     """Start the web UI, the JSON API and the OpenAI-compatible API in one server."""
     import uvicorn
 
-    from assistant.fronts.http import create_app
+    from assistant.fronts.http import SHUTDOWN_GRACE_SECONDS, create_app
     from assistant.logs import uvicorn_log_config
+    from assistant.settings import is_loopback
 
     a = _assistant(
         index_dir=index, host=host, port=port, log_format=log_format and log_format.value
     )
     _log_to(a)
+    server = a.settings.server
+    if server.api_token is None and server.ui_password is None and not is_loopback(server.host):
+        if not insecure:
+            _fail(
+                f"refusing to serve on {server.host} without credentials: anyone who can "
+                "reach it could read and add documents. Set ASSISTANT_API_TOKEN (and "
+                "ASSISTANT_UI_PASSWORD for people), or pass --insecure if that is what you want.",
+                code=2,
+            )
+        typer.secho(
+            f"warning: serving on {server.host} without credentials (--insecure): every "
+            "route is open to anyone who can reach it.",
+            err=True,
+            fg=typer.colors.YELLOW,
+        )
     with _errors():
         a.warm_up()  # a mismatched index fails here, not on the first request
         empty = a.is_empty()
@@ -431,12 +455,6 @@ def serve(
             err=True,
             fg=typer.colors.YELLOW,
         )
-    if s.server.api_token is None and s.server.host not in ("127.0.0.1", "localhost", "::1"):
-        typer.secho(
-            f"warning: serving on {s.server.host} without ASSISTANT_API_TOKEN: the API is open.",
-            err=True,
-            fg=typer.colors.YELLOW,
-        )
     base = f"http://{s.server.host}:{s.server.port}"
     typer.echo(f"Web UI {base}/  JSON API {base}/api/ask  OpenAI API {base}/v1")
     if s.live.watch_in_serve:
@@ -447,12 +465,18 @@ def serve(
             f"Following {len(feeds)} feed(s) and {len(s.live.watch_dirs)} folder(s)"
             + ("" if watching else "; feeds added later are picked up within a minute")
         )
+    proxies = s.server.trusted_proxies.strip()
     uvicorn.run(
         create_app(a, watch=s.live.watch_in_serve),
         host=s.server.host,
         port=s.server.port,
         log_level="info",
         log_config=uvicorn_log_config(s.server.log_format),
+        # Open streams (a browser tab's heartbeat) must not keep a stopping server alive.
+        timeout_graceful_shutdown=SHUTDOWN_GRACE_SECONDS,
+        # X-Forwarded-* only from the proxies named: anyone else could claim any address.
+        proxy_headers=bool(proxies),
+        forwarded_allow_ips=proxies or None,
     )
 
 

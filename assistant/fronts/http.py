@@ -13,7 +13,6 @@ a generic 500, never a traceback.
 from __future__ import annotations
 
 import contextlib
-import hmac
 import json
 import logging
 import time
@@ -22,17 +21,18 @@ from collections.abc import AsyncIterator, Iterator
 from typing import Annotated, Any
 
 import anyio
-from fastapi import APIRouter, Depends, FastAPI, File, Request, UploadFile
+from fastapi import APIRouter, FastAPI, File, Request, UploadFile
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response, StreamingResponse
 from fastapi.routing import APIRoute
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.routing import Match
-from starlette.types import ASGIApp, Receive, Scope, Send
+from starlette.types import Scope
 
 from assistant.app import Assistant
 from assistant.errors import AssistantError, ConfigError
+from assistant.fronts.guard import BodyPolicy, Credentials, Guard
 from assistant.fronts.limits import ConcurrencyLimit
 from assistant.fronts.observe import RequestObserver
 from assistant.types import Answer
@@ -43,6 +43,8 @@ MODEL_ID = "newsroom-assistant"
 JSON_BODY_LIMIT = 4 * 1024 * 1024  # questions are short; a whole conversation fits easily
 SOURCES_HEADING = "\n\nSources:\n"
 ALL_METHODS = ["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"]
+UPLOAD_PATHS = ("/api/documents", "/gradio_api/upload")  # bodies up to the upload limit
+SHUTDOWN_GRACE_SECONDS = 3  # after SIGTERM, open connections get this long, then are closed
 
 
 class ApiError(AssistantError):
@@ -64,8 +66,10 @@ def error_response(
 
 
 # --- request bodies ----------------------------------------------------------------------------
+# Strict: "5" is not a top_k and "yes" is not a boolean; a client that sends them is told so
+# rather than guessed at.
 class FiltersIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", strict=True)
     since: str | None = Field(None, description="Only sources published on/after this date.")
     until: str | None = Field(None, description="Only sources published on/before this date.")
     sources: list[str] = Field(
@@ -74,7 +78,7 @@ class FiltersIn(BaseModel):
 
 
 class AskIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", strict=True)
     question: str
     session_id: str | None = Field(
         None, description="Continue this conversation (1-64 letters, digits, '-', '_')."
@@ -111,19 +115,27 @@ class _JsonBody(APIRoute):
 
 
 class MessageIn(BaseModel):
-    model_config = ConfigDict(extra="allow")
+    model_config = ConfigDict(extra="allow", strict=True)
     role: str
     content: str | list[dict[str, Any]] | None = None
 
 
 class ChatIn(BaseModel):
     # Clients send temperature, max_tokens, ...: accepted and ignored (the answer is extractive).
-    model_config = ConfigDict(extra="allow")
+    model_config = ConfigDict(extra="allow", strict=True)
     model: str = MODEL_ID
     messages: list[MessageIn] = Field(min_length=1)
     stream: bool = False
+    n: int = Field(1, description="Number of choices: the assistant gives one answer.")
     top_k: int | None = Field(None, ge=1, le=100)
     filters: FiltersIn | None = None
+
+    @field_validator("n")
+    @classmethod
+    def _one_choice(cls, v: int) -> int:
+        if v != 1:
+            raise ValueError("the assistant gives one answer per request; n must be 1")
+        return v
 
 
 # --- translation between the wire and the Assistant -----------------------------------------------
@@ -225,47 +237,6 @@ def indexed_response(
 
 
 # --- the app --------------------------------------------------------------------------------------
-class BodyLimit:
-    """Refuse oversized request bodies by their Content-Length before anything reads them."""
-
-    def __init__(self, app: ASGIApp, upload_limit: int) -> None:
-        self.app = app
-        self.upload_limit = upload_limit
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        path = scope.get("path", "") if scope["type"] == "http" else ""
-        limit = (
-            self.upload_limit
-            if path == "/api/documents"
-            else JSON_BODY_LIMIT
-            if path.startswith(("/api/", "/v1/"))
-            else None
-        )
-        if limit is not None:
-            length = dict(scope.get("headers") or []).get(b"content-length", b"0")
-            if length.isdigit() and int(length) > limit:
-                response = error_response(
-                    413, f"request body over {limit // (1024 * 1024)} MB", "invalid_request_error"
-                )
-                await response(scope, receive, send)
-                return
-        await self.app(scope, receive, send)
-
-
-def bearer_auth(assistant: Assistant) -> Any:
-    token = assistant.settings.server.api_token
-    expected = token.get_secret_value().encode() if token is not None else None
-
-    def check(request: Request) -> None:
-        if expected is None:
-            return
-        scheme, _, given = request.headers.get("authorization", "").partition(" ")
-        if scheme.lower() != "bearer" or not hmac.compare_digest(given.strip().encode(), expected):
-            raise ApiError(401, "missing or wrong bearer token", "authentication_error")
-
-    return check
-
-
 @contextlib.asynccontextmanager
 async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
     stop_watching = None
@@ -301,26 +272,10 @@ def _mount_slack(app: FastAPI, assistant: Assistant) -> None:
     app.state.slack = slack
 
 
-class _Guarded:
-    """An ASGI app behind the API's credential check (401 in the API's error shape)."""
-
-    def __init__(self, app: ASGIApp, check: Any) -> None:
-        self.app, self.check = app, check
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        try:
-            self.check(Request(scope))
-        except ApiError as exc:
-            headers = {"WWW-Authenticate": "Bearer"}
-            response = error_response(exc.status, exc.message, exc.kind, exc.code, headers)
-            await response(scope, receive, send)
-            return
-        await self.app(scope, receive, send)
-
-
 def _mount_mcp(app: FastAPI, assistant: Assistant) -> None:
-    """Serve MCP's streamable HTTP transport at /mcp, behind the API's bearer token, when the
-    mcp extra is installed. A route, not a mount (a mount redirects /mcp to /mcp/)."""
+    """Serve MCP's streamable HTTP transport at /mcp when the mcp extra is installed (behind the
+    server's guard, like every route). A route, not a mount (a mount redirects /mcp to
+    /mcp/)."""
     try:
         from assistant.fronts.mcp import HTTP_PATH, http_app
     except ConfigError:  # the mcp extra is not installed
@@ -328,15 +283,14 @@ def _mount_mcp(app: FastAPI, assistant: Assistant) -> None:
     inner, running = http_app(assistant)
     # Starlette takes an ASGI app as a route endpoint only as an object, not a function (its
     # stubs name request handlers only).
-    guarded: Any = _Guarded(inner, bearer_auth(assistant))
-    app.add_route(HTTP_PATH, guarded, methods=["GET", "POST", "DELETE"])
+    endpoint: Any = inner
+    app.add_route(HTTP_PATH, endpoint, methods=["GET", "POST", "DELETE"])
     app.state.mcp_running = running
 
 
 def create_app(assistant: Assistant, ui: bool = True, watch: bool = False) -> FastAPI:
     """The server: /api, /v1 and /health routes, and (``ui``) the Gradio app at /. With
     ``watch``, it also polls the feeds and follows the watched folders while it runs."""
-    settings = assistant.settings
     # No /docs: Swagger UI loads its scripts from a CDN, and the server must work offline.
     app = FastAPI(
         title="newsroom-assistant",
@@ -345,29 +299,20 @@ def create_app(assistant: Assistant, ui: bool = True, watch: bool = False) -> Fa
         openapi_url="/api/openapi.json",
         lifespan=_lifespan,
     )
-    upload_limit = int(settings.index.max_file_mb * 1024 * 1024 * assistant.max_upload_files)
-    upload_limit += 1 << 20  # the multipart framing around the files
-    # Overload gives a quick 503 with a reason instead of a growing backlog (limits.py); the
-    # body limit is added last so it is the outer one and refuses oversized bodies first.
-    app.add_middleware(
-        ConcurrencyLimit,
-        max_concurrent=settings.server.max_concurrent_requests,
-        max_queued=settings.server.max_queued_requests,
-        queue_timeout=settings.server.queue_timeout_seconds,
-        paths=("/api/", "/v1/", "/mcp"),  # MCP tool calls answer questions too
-        metrics=assistant.metrics,
-    )
-    app.add_middleware(BodyLimit, upload_limit=upload_limit)
     app.state.assistant = assistant
     app.state.watch = watch
     _add_error_handlers(app)
 
-    @app.get("/health")
-    def health() -> dict[str, Any]:
-        """Index size, embedder and LLM backend; needs no token."""
-        return assistant.health()
+    @app.get("/health", response_model=None)
+    def health() -> dict[str, Any] | JSONResponse:
+        """Index size, embedder and LLM backend, or 503 with what is wrong; needs no token."""
+        try:
+            return assistant.health()
+        except AssistantError as exc:
+            error = {"message": exc.message, "type": exc.kind, "code": exc.code}
+            return JSONResponse({"status": "unavailable", "error": error}, status_code=503)
 
-    api = APIRouter(dependencies=[Depends(bearer_auth(assistant))])
+    api = APIRouter()
 
     @api.post("/api/ask")
     def ask(body: AskIn) -> dict[str, Any]:
@@ -477,9 +422,6 @@ def create_app(assistant: Assistant, ui: bool = True, watch: bool = False) -> Fa
     known: dict[str, set[str]] = {}
     for r in api.routes:
         known.setdefault(getattr(r, "path", ""), set()).update(getattr(r, "methods", set()))
-    # Outermost (added last): request ids and per-route metrics, the inner layers' refusals
-    # (413, 503) included.
-    app.add_middleware(RequestObserver, assistant=assistant, paths=frozenset(known))
 
     # Otherwise the UI mounted at / would answer these with its own, differently shaped 404.
     @app.api_route("/api/{rest:path}", methods=ALL_METHODS, include_in_schema=False)
@@ -495,7 +437,38 @@ def create_app(assistant: Assistant, ui: bool = True, watch: bool = False) -> Fa
         from assistant.fronts.web import mount
 
         app = mount(app, assistant)
+    _add_middleware(app, assistant, frozenset(known))
     return app
+
+
+def _add_middleware(app: FastAPI, assistant: Assistant, known: frozenset[str]) -> None:
+    """The layers every request passes, outermost last: request ids and metrics (so they see
+    every refusal), then the guard (credentials, and the body read within its limits), and
+    only then the work slots: a client that stalls or has no credentials holds no slot."""
+    settings = assistant.settings
+    server = settings.server
+    upload_limit = int(settings.index.max_file_mb * 1024 * 1024 * assistant.max_upload_files)
+    upload_limit += 1 << 20  # the multipart framing around the files
+    app.add_middleware(
+        ConcurrencyLimit,
+        max_concurrent=server.max_concurrent_requests,
+        max_queued=server.max_queued_requests,
+        queue_timeout=server.queue_timeout_seconds,
+        paths=("/api/", "/v1/", "/mcp"),  # MCP tool calls answer questions too
+        metrics=assistant.metrics,
+        max_per_client=server.max_requests_per_client,
+    )
+    app.add_middleware(
+        Guard,
+        credentials=Credentials.from_settings(server),
+        body=BodyPolicy(
+            limit=JSON_BODY_LIMIT,
+            upload_limit=upload_limit,
+            upload_paths=UPLOAD_PATHS,
+            timeout=server.body_timeout_seconds,
+        ),
+    )
+    app.add_middleware(RequestObserver, assistant=assistant, paths=known)
 
 
 def _add_error_handlers(app: FastAPI) -> None:

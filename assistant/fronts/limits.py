@@ -7,6 +7,8 @@ app, up to ``max_queued`` more wait (in arrival order) at most ``queue_timeout``
 slot, and anything beyond gets an immediate ``503`` with a JSON reason and ``Retry-After``
 (estimated from recent service times). Paths outside ``paths`` (the web UI's assets and its
 own queue, for instance) and the ``exempt`` ones (health checks) are never held back. With
+``max_per_client``, one client address may have that many requests in progress or waiting;
+more get an immediate ``429`` with a reason, so one client cannot fill the queue for all. With
 ``metrics`` (an assistant's ``Metrics``) the requests at work, waiting and rejected are
 reported at /metrics.
 
@@ -40,15 +42,20 @@ class ConcurrencyLimit:
         paths: tuple[str, ...] = ("/api/", "/v1/"),
         exempt: tuple[str, ...] = ("/health",),
         metrics: Any = None,
+        max_per_client: int = 0,
     ) -> None:
-        if max_concurrent < 1 or max_queued < 0 or queue_timeout <= 0:
-            raise ValueError("need max_concurrent >= 1, max_queued >= 0, queue_timeout > 0")
+        if max_concurrent < 1 or max_queued < 0 or queue_timeout <= 0 or max_per_client < 0:
+            raise ValueError(
+                "need max_concurrent >= 1, max_queued >= 0, queue_timeout > 0, max_per_client >= 0"
+            )
         self.app = app
         self.max_concurrent = max_concurrent
         self.max_queued = max_queued
         self.queue_timeout = queue_timeout
         self.paths = paths
         self.exempt = exempt
+        self.max_per_client = max_per_client  # 0 = no limit per client
+        self._per_client: dict[str, int] = {}  # client address -> requests in progress or waiting
         self._slots: anyio.Semaphore | None = None  # made in the server's event loop
         self.active = 0
         self.waiting = 0
@@ -84,6 +91,23 @@ class ConcurrencyLimit:
         if not self._limited(scope):
             await self.app(scope, receive, send)
             return
+        client = client_address(scope)
+        held = self._per_client.get(client, 0)
+        if self.max_per_client and held >= self.max_per_client:
+            why = f"too many requests from this client ({held} in progress or waiting)"
+            await self._reject(send, why, status=429)
+            return
+        self._per_client[client] = held + 1
+        try:
+            await self._limited_call(scope, receive, send)
+        finally:
+            left = self._per_client[client] - 1
+            if left:
+                self._per_client[client] = left
+            else:
+                del self._per_client[client]
+
+    async def _limited_call(self, scope: Scope, receive: Receive, send: Send) -> None:
         if self._slots is None:
             self._slots = anyio.Semaphore(self.max_concurrent)
         slots = self._slots
@@ -117,20 +141,22 @@ class ConcurrencyLimit:
         backlog = self.waiting + self.active
         return max(1, math.ceil(self._service_s * backlog / self.max_concurrent))
 
-    async def _reject(self, send: Send, why: str) -> None:
-        self.rejected += 1
+    async def _reject(self, send: Send, why: str, status: int = 503) -> None:
         retry = self.retry_after()
-        message = (
-            f"server busy: {why} ({self.active} requests in progress, {self.waiting} waiting); "
-            f"retry in {retry} s"
-        )
-        body = json.dumps(
-            {"error": {"message": message, "type": "server_busy", "code": "server_busy"}}
-        ).encode()
+        if status == 429:  # this client's own excess: not the server's capacity
+            message, code = f"{why}; retry in {retry} s", "too_many_requests"
+        else:
+            self.rejected += 1
+            message = (
+                f"server busy: {why} ({self.active} requests in progress, {self.waiting} "
+                f"waiting); retry in {retry} s"
+            )
+            code = "server_busy"
+        body = json.dumps({"error": {"message": message, "type": code, "code": code}}).encode()
         await send(
             {
                 "type": "http.response.start",
-                "status": 503,
+                "status": status,
                 "headers": [
                     (b"content-type", b"application/json"),
                     (b"content-length", str(len(body)).encode()),
@@ -139,3 +165,10 @@ class ConcurrencyLimit:
             }
         )
         await send({"type": "http.response.body", "body": body})
+
+
+def client_address(scope: Scope) -> str:
+    """Who a request comes from, for per-client limits: its address (the proxy's, unless the
+    server was told to trust the proxy's X-Forwarded-For)."""
+    client = scope.get("client")
+    return str(client[0]) if client else "unknown"

@@ -22,12 +22,13 @@ from typing import Any, TypeVar
 from urllib.parse import quote, urlencode, urlparse
 
 import gradio as gr
-from fastapi import FastAPI, Request
-from starlette.routing import Mount
+from fastapi import FastAPI
 
 from assistant.app import Assistant
 from assistant.errors import AssistantError
 from assistant.fronts.document_page import DOCUMENT_PATH, add_document_route
+from assistant.fronts.gradio_files import UploadedFilesOnly
+from assistant.fronts.limits import client_address
 from assistant.types import Answer, Citation, Turn
 
 log = logging.getLogger(__name__)
@@ -395,6 +396,10 @@ def build(assistant: Assistant) -> gr.Blocks:
             "## Newsroom assistant\nAnswers quote the documents; click a marker such as [1] "
             "to see the passage in its source."
         )
+        if settings.server.api_token is not None or settings.server.ui_password is not None:
+            # Plain HTML: Gradio's Markdown opens links in a new tab, and logging out must
+            # leave this one.
+            gr.HTML('<a href="logout" target="_self" id="logout">Log out</a>', js_on_load=None)
         session = gr.State(None)
         with gr.Tab("Chat"), gr.Row(equal_height=False):
             with gr.Column(scale=3):
@@ -485,38 +490,50 @@ def build(assistant: Assistant) -> gr.Blocks:
             ui.add_feed, [feed_box], [feeds_status, feeds_table, feed_box], api_name="add_feed"
         )
         poll.click(ui.poll, None, [feeds_status, feeds_table, table], api_name="poll_feeds")
-    demo.queue(default_concurrency_limit=4)
+    demo.queue(default_concurrency_limit=4, max_size=settings.server.max_queued_requests)
     return demo
+
+
+def limit_queue_per_client(demo: gr.Blocks, per_client: int) -> None:
+    """Each client address may have ``per_client`` events waiting or running in the UI's queue,
+    as in the API (limits.py); more are refused at once, so one client's flood of questions
+    cannot make every other user wait behind it."""
+    queue = demo._queue
+    push = queue.push
+
+    async def limited_push(body: Any, request: Any, username: Any) -> Any:
+        who = client_address(request.scope)
+        live = sum(
+            1 for e in list(queue.event_ids_to_events.values())
+            if client_address(e.request.scope) == who
+        )  # fmt: skip
+        if per_client and live >= per_client:
+            why = (
+                f"too many questions from this client ({live} waiting or in progress); "
+                "wait for an answer before asking more"
+            )
+            return False, why, "queue_full"
+        return await push(body, request, username)
+
+    queue.push = limited_push  # type: ignore[method-assign]
 
 
 def mount(app: FastAPI, assistant: Assistant) -> FastAPI:
     """Mount the UI at / of ``app`` (after the API routes, which take precedence), and the
-    page that shows a cited document in full behind the same login."""
+    page that shows a cited document in full. Credentials are the server's guard's business
+    (guard.py), for the UI and the document page as for every other route."""
     s = assistant.settings
-    auth = (
-        (s.server.ui_username, s.server.ui_password.get_secret_value())
-        if s.server.ui_password
-        else None
-    )
-    mounted: list[Any] = []
-
-    def logged_in(request: Request) -> bool:
-        """Whether the request carries a session of the UI's login (Gradio's cookie)."""
-        if auth is None:
-            return True
-        ui = mounted[0]
-        names = (f"access-token-{ui.cookie_id}", f"access-token-unsecure-{ui.cookie_id}")
-        return any(request.cookies.get(n) in ui.tokens for n in names if request.cookies.get(n))
-
-    add_document_route(app, assistant, logged_in)
+    # Whoever reaches a route got past the guard already.
+    add_document_route(app, assistant, lambda _request: True)
+    demo = build(assistant)
+    limit_queue_per_client(demo, s.server.max_requests_per_client)
     theme = gr.themes.Default(font=SYSTEM_FONTS, font_mono=MONO_FONTS)
     app = gr.mount_gradio_app(
         app,
-        build(assistant),
+        demo,
         path="/",
         server_name=s.server.host,
         server_port=s.server.port,
-        auth=auth,
         theme=theme,
         css=CSS,
         head=HEAD,
@@ -525,5 +542,9 @@ def mount(app: FastAPI, assistant: Assistant) -> FastAPI:
         footer_links=["api", "settings"],
         show_error=True,
     )
-    mounted.append(next(r.app for r in app.routes if isinstance(r, Mount) and r.path == ""))
+    # Gradio's own check that input files were uploaded runs only for launched Blocks; a
+    # mounted app is never "launched" (see gradio_files.py). UploadedFilesOnly is the first
+    # line; this makes Gradio's check the second.
+    demo.has_launched = True
+    app.add_middleware(UploadedFilesOnly, blocks=demo)
     return app

@@ -20,7 +20,7 @@ from typing import Any
 
 from assistant.index.cleaning import clean_text, html_to_text, title_from_text
 from assistant.index.dates import date_from_url, find_date_in_text, normalise_date
-from assistant.types import Source
+from assistant.types import Source, http_url
 
 SUPPORTED_SUFFIXES: frozenset[str] = frozenset(
     {".txt", ".md", ".markdown", ".html", ".htm", ".pdf", ".docx", ".json", ".jsonl"}
@@ -202,7 +202,8 @@ def _meta_from_mapping(record: dict[str, Any]) -> dict[str, Any]:
     meta: dict[str, Any] = {}
     if title := _first_string(record, _TITLE_KEYS):
         meta["title"] = title
-    if url := _first_string(record, _URL_KEYS):
+    # Only http(s): a "url: javascript:..." would otherwise become a link in every front end.
+    if url := http_url(_first_string(record, _URL_KEYS)):
         meta["url"] = url
     value = next((record[k] for k in _DATE_KEYS if str(record.get(k) or "").strip()), None)
     if isinstance(value, str | int | float):
@@ -255,7 +256,7 @@ def _make_source(source: str, text: str, meta: dict[str, Any], extra: dict[str, 
         source=source,
         text=text,
         title=meta.get("title") or title_from_text(text),
-        url=meta.get("url"),
+        url=http_url(meta.get("url")),
         published=meta.get("published"),
         authors=list(meta.get("authors", [])),
         extra=extra,
@@ -361,7 +362,7 @@ def _read_html(data: bytes) -> tuple[str, dict[str, Any]]:
     headline = ld.get("headline")
     title = title or (headline if isinstance(headline, str) else None)
     meta: dict[str, Any] = {"title": title, "published": published}
-    meta["url"] = attr('link[rel="canonical"]', "href") or attr('meta[property="og:url"]')
+    meta["url"] = http_url(attr('link[rel="canonical"]', "href") or attr('meta[property="og:url"]'))
     meta["authors"] = _authors(attr('meta[name="author"]') or ld.get("author"))
     return html_to_text(tree.css_first("article") or tree.body), meta
 
