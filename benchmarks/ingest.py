@@ -127,11 +127,8 @@ def run_bare(work: Path, overrides: dict[str, Any]) -> dict[str, Any]:
 
 def run_llama_index(corpus: Path, work: Path, overrides: dict[str, Any]) -> dict[str, Any]:
     import chromadb
-    import tiktoken
-    from llama_index.core import Document, StorageContext, VectorStoreIndex
-    from llama_index.core.node_parser import SentenceSplitter
     from llama_index.core.schema import MetadataMode
-    from llama_index.vector_stores.chroma import ChromaVectorStore
+    from plain_hf_ingest import plain_index
 
     from assistant.index.embedding import make_embedder
 
@@ -141,31 +138,8 @@ def run_llama_index(corpus: Path, work: Path, overrides: dict[str, Any]) -> dict
     client = chromadb.PersistentClient(path=str(work / "plain"))
     collection = client.get_or_create_collection("plain", metadata={"hnsw:space": "cosine"})
     t0 = time.perf_counter()
-    docs = []
-    for line in corpus.read_text(encoding="utf-8").splitlines():
-        rec = json.loads(line)
-        meta = {"title": rec.get("title", ""), "published": rec.get("publish_date", "")}
-        meta["url"] = rec.get("url", "")
-        docs.append(
-            Document(
-                text=rec["text"],
-                metadata=meta,
-                # the text the assistant embeds (title + chunk); the URL would also crash
-                # the splitter on the corpus's tracking URLs
-                excluded_embed_metadata_keys=["url", "published"],
-                excluded_llm_metadata_keys=["url"],
-            )
-        )
-    splitter = SentenceSplitter(
-        chunk_size=s.index.chunk_size,
-        chunk_overlap=s.index.chunk_overlap,
-        tokenizer=tiktoken.get_encoding(s.index.tokenizer).encode,
-    )
-    nodes = splitter.get_nodes_from_documents(docs)
-    storage = StorageContext.from_defaults(
-        vector_store=ChromaVectorStore(chroma_collection=collection)
-    )
-    VectorStoreIndex(nodes, storage_context=storage, embed_model=emb)
+    ix = s.index
+    nodes = plain_index(corpus, collection, emb, ix.chunk_size, ix.chunk_overlap, ix.tokenizer)
     seconds = time.perf_counter() - t0
     texts = [n.get_content(metadata_mode=MetadataMode.EMBED) for n in nodes]
     return {

@@ -16,10 +16,48 @@ import json
 import os
 import time
 from pathlib import Path
+from typing import Any
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 os.environ.setdefault("ANONYMIZED_TELEMETRY", "False")
+
+
+def plain_index(
+    corpus: Path, collection: Any, embed_model: Any, chunk_size: int, overlap: int, tokenizer: str
+) -> list[Any]:
+    """SentenceSplitter -> VectorStoreIndex -> Chroma, as llama-index's docs show it; the nodes."""
+    import tiktoken
+    from llama_index.core import Document, StorageContext, VectorStoreIndex
+    from llama_index.core.node_parser import SentenceSplitter
+    from llama_index.vector_stores.chroma import ChromaVectorStore
+
+    docs = []
+    for line in corpus.read_text(encoding="utf-8").splitlines():
+        rec = json.loads(line)
+        meta = {"title": rec.get("title", ""), "published": rec.get("publish_date", "")}
+        meta["url"] = rec.get("url", "")
+        docs.append(
+            Document(
+                text=rec["text"],
+                metadata=meta,
+                # the text the assistant embeds (title + chunk); the URL would also crash
+                # the splitter on the corpus's tracking URLs
+                excluded_embed_metadata_keys=["url", "published"],
+                excluded_llm_metadata_keys=["url"],
+            )
+        )
+    splitter = SentenceSplitter(
+        chunk_size=chunk_size,
+        chunk_overlap=overlap,
+        tokenizer=tiktoken.get_encoding(tokenizer).encode,
+    )
+    nodes = splitter.get_nodes_from_documents(docs)
+    storage = StorageContext.from_defaults(
+        vector_store=ChromaVectorStore(chroma_collection=collection)
+    )
+    VectorStoreIndex(nodes, storage_context=storage, embed_model=embed_model)
+    return list(nodes)
 
 
 def main() -> None:
@@ -33,39 +71,15 @@ def main() -> None:
     args = ap.parse_args()
 
     import chromadb
-    import tiktoken
-    from llama_index.core import Document, StorageContext, VectorStoreIndex
-    from llama_index.core.node_parser import SentenceSplitter
     from llama_index.embeddings.huggingface import HuggingFaceEmbedding
-    from llama_index.vector_stores.chroma import ChromaVectorStore
 
     t0 = time.perf_counter()
     embed = HuggingFaceEmbedding(model_name=args.model_dir, device="cpu")
     client = chromadb.PersistentClient(path=str(args.work / "plain-hf"))
     collection = client.get_or_create_collection("plain", metadata={"hnsw:space": "cosine"})
-    docs = []
-    for line in args.corpus.read_text(encoding="utf-8").splitlines():
-        rec = json.loads(line)
-        meta = {"title": rec.get("title", ""), "published": rec.get("publish_date", "")}
-        meta["url"] = rec.get("url", "")
-        docs.append(
-            Document(
-                text=rec["text"],
-                metadata=meta,
-                excluded_embed_metadata_keys=["url", "published"],
-                excluded_llm_metadata_keys=["url"],
-            )
-        )
-    splitter = SentenceSplitter(
-        chunk_size=args.chunk_size,
-        chunk_overlap=args.chunk_overlap,
-        tokenizer=tiktoken.get_encoding(args.tokenizer).encode,
+    nodes = plain_index(
+        args.corpus, collection, embed, args.chunk_size, args.chunk_overlap, args.tokenizer
     )
-    nodes = splitter.get_nodes_from_documents(docs)
-    storage = StorageContext.from_defaults(
-        vector_store=ChromaVectorStore(chroma_collection=collection)
-    )
-    VectorStoreIndex(nodes, storage_context=storage, embed_model=embed)
     print(json.dumps({"chunks": len(nodes), "seconds": time.perf_counter() - t0}))
 
 
