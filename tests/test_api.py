@@ -70,7 +70,7 @@ def test_health_needs_no_token(server: LiveServer) -> None:
     r = httpx.get(server.url + "/health")
     assert r.status_code == 200
     h = r.json()
-    assert (h["status"], h["documents"], h["embedder"], h["llm"]) == ("ok", 2, "minilm", "none")
+    assert (h["status"], h["documents"], h["embedder"], h["llm"]) == ("ok", 2, "minilm-q8", "none")
     assert h["chunks"] > 2
 
 

@@ -1,4 +1,5 @@
-"""The offline embedder: right shape, normalised, meaningful, and reads past 128 tokens."""
+"""The offline embedders (default and previous): right shape, normalised, meaningful, and
+reading past 128 tokens."""
 
 from __future__ import annotations
 
@@ -10,9 +11,9 @@ from assistant.index.embedding import make_embedder
 from assistant.settings import Settings
 
 
-@pytest.fixture(scope="module")
-def embedder():  # type: ignore[no-untyped-def]
-    return make_embedder(Settings())
+@pytest.fixture(scope="module", params=["minilm-q8", "minilm"])
+def embedder(request):  # type: ignore[no-untyped-def]
+    return make_embedder(Settings(embedder=request.param))
 
 
 def test_vectors_are_normalised_and_semantic(embedder) -> None:  # type: ignore[no-untyped-def]

