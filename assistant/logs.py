@@ -242,18 +242,19 @@ def uvicorn_log_config(log_format: str) -> dict[str, Any]:
     }
 
 
-def show_info(*names: str) -> None:
+def show_info(*names: str, log_format: str = "text") -> None:
     """INFO records of these loggers reach stderr whatever the configured level (what a
-    watching server fetched and ingested is its news, not debugging)."""
+    watching server fetched and ingested is its news, not debugging), in the server's
+    ``log_format`` (a JSON log with text lines in it breaks every collector reading it)."""
     for name in names:
         logger = logging.getLogger(name)
         if not any(getattr(h, "_assistant_info", False) for h in logger.handlers):
             handler = _StderrHandler()
-            handler.setFormatter(
-                logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s")
-            )
             handler._assistant_info = True  # type: ignore[attr-defined]
             logger.addHandler(handler)
+        for h in logger.handlers:
+            if getattr(h, "_assistant_info", False):
+                h.setFormatter(formatter(log_format))
         if logger.getEffectiveLevel() > logging.INFO:
             logger.setLevel(logging.INFO)
         logger.propagate = False  # the root handler would print its warnings a second time

@@ -460,7 +460,8 @@ def serve(
     if s.live.watch_in_serve:
         from assistant.logs import show_info
 
-        show_info("assistant.live")  # what came in belongs in the server log
+        # What came in belongs in the server log, in its format.
+        show_info("assistant.live", log_format=s.server.log_format)
         typer.echo(
             f"Following {len(feeds)} feed(s) and {len(s.live.watch_dirs)} folder(s)"
             + ("" if watching else "; feeds added later are picked up within a minute")
@@ -524,7 +525,7 @@ def watch(
             return
         from assistant.logs import show_info
 
-        show_info("assistant.live")
+        show_info("assistant.live", log_format=a.settings.server.log_format)
         typer.echo(
             f"Following {len(a.feeds())} feed(s) and {len(watcher.dirs)} folder(s); Ctrl-C stops.",
             err=True,
