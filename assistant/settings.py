@@ -147,6 +147,13 @@ class RetrievalSettings(_Group):
         description="Score cut (x(1-penalty)) of documents published after as_of, i.e. not "
         "yet written when the question was asked; 0 = off, 1 = drop to zero.",
     )
+    lead_boost: float = Field(
+        0.0,
+        ge=0,
+        description="Weight of a document's lead (its first chunk: the headline's story and "
+        "opening paragraphs, where news states what happened) as one more list in the rank "
+        "fusion; 0 = off.",
+    )
     dedupe_threshold: float = Field(
         0.8,
         gt=0,
