@@ -206,3 +206,31 @@ def test_the_tuner_scores_each_value_on_both_parts_and_restores_the_settings(
     assert v.trials[0.8]["first"][ANSWER] == 1.0  # every tiny question is answered right
     # Nothing beats plain on this easy set: the knob stays plain, in both directions.
     assert v.forward.chosen == 0.0 and v.reverse.chosen == 0.0 and not v.keep
+
+
+# --- the benchmark itself (slow: ingests the realtimeqa corpus, minutes on 2 cores)  --------------
+def realtimeqa() -> Path | None:
+    from assistant.errors import DatasetError
+    from assistant.evaluation.runner import resolve_dataset
+
+    try:  # shared/datasets/realtimeqa above this checkout, wherever the worktree is
+        return resolve_dataset("realtimeqa", [Path(__file__).resolve().parent])
+    except DatasetError:
+        return None
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(realtimeqa() is None, reason="benchmark not present")
+@pytest.mark.timeout(3600)
+def test_realtimeqa_holds_on_the_weeks_it_was_not_tuned_on(tmp_path: Path) -> None:
+    from assistant.evaluation.runner import run_eval, score
+
+    dataset = realtimeqa()
+    assert dataset is not None
+    report = run_eval(Assistant(make_settings(tmp_path)), dataset)
+    by_part = report.by_part()
+    first, last = score(by_part["first"]), score(by_part["last"])
+    assert (len(by_part["first"]), len(by_part["last"])) == (66, 37)
+    # Issue 17's bar for the weeks the defaults were checked on, and the gap between parts.
+    assert last["hits@1"] >= 0.80 and last["mrr@10"] >= 0.87, last
+    assert abs(first["mrr@10"] - last["mrr@10"]) <= 0.05, (first, last)
