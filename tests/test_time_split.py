@@ -19,7 +19,6 @@ from assistant.evaluation.split import (
     week_of,
 )
 from assistant.evaluation.tuning import (
-    ANSWER,
     MRR,
     Knob,
     Tuner,
@@ -29,7 +28,6 @@ from assistant.evaluation.tuning import (
     verdict_table,
 )
 from assistant.fronts.cli import app
-from assistant.types import Chunk, Hit
 from tests.conftest import make_settings
 from tests.test_evaluation import write_dataset
 
@@ -84,26 +82,21 @@ def test_parts_keep_order_and_cover_everything() -> None:
     assert len(got["first"]) + len(got["last"]) == len(rows)
 
 
-# --- why an answer misses -------------------------------------------------------------------------
-def hit(doc: str, text: str, rank: int = 1) -> Hit:
-    chunk = Chunk(id=f"{doc}:0", doc_id=doc, text=text, start=0, end=len(text), source=doc,
-                  title=doc)  # fmt: skip
-    return Hit(chunk=chunk, score=1.0, rank=rank)
-
-
+# --- why an answer misses ----------------------------------------------------------------------
 def test_a_miss_is_the_answerers_retrievals_or_the_labels() -> None:
     says = says_gold("“Thor: Love and Thunder”")
     gold_text = "New York —\n\nThe God of Thunder still has some pop. Thor: Love and Thunder led."
-    # A handed passage says it: the answerer chose other sentences.
-    handed = [hit("other", "Box office: thor: love and thunder made $143 million")]
-    assert classify_miss(says, handed, {"gold"}, [gold_text]) == "answering"
-    # The gold article was not handed at all.
-    assert classify_miss(says, [hit("other", "nothing")], {"gold"}, [gold_text]) == "ranking"
-    # The gold article was handed, but its passage that says it was not.
-    handed = [hit("gold", "Marvel is still the biggest blockbuster brand")]
-    assert classify_miss(says, handed, {"gold"}, [gold_text]) == "passage"
-    # The gold article never says it in those words.
-    assert classify_miss(says, handed, {"gold"}, ["The God of Thunder led"]) == "label"
+    # An article the answerer read says it: the answerer chose other units.
+    read = {"other": "Box office: thor: love and thunder made $143 million"}
+    assert classify_miss(says, read, {"gold"}, [gold_text]) == "answering"
+    assert classify_miss(says, {"gold": gold_text}, {"gold"}, [gold_text]) == "answering"
+    # The gold article, which says it, was not read at all.
+    assert classify_miss(says, {"other": "nothing"}, {"gold"}, [gold_text]) == "ranking"
+    # The gold article never says it in those words, read or not.
+    never = "The God of Thunder led the box office."
+    assert classify_miss(says, {"gold": never}, {"gold"}, [never]) == "label"
+    assert classify_miss(says, {"other": "nothing"}, {"gold"}, [never]) == "label"
+    assert classify_miss(says, {"other": "nothing"}, set(), []) == "label"  # gold not indexed
 
 
 # --- choose on one part, check on the other -------------------------------------------------------
@@ -197,15 +190,17 @@ def test_the_tuner_scores_each_value_on_both_parts_and_restores_the_settings(
     split = split_weeks(q.week for q in questions)
     assert split is not None
     tuner = Tuner(a, Benchmark(data, questions), questions, split)
-    knob = Knob("answer", "answer_rank_weight", 0.0, (0.0, 0.8), ANSWER)
-    before = a.settings.answer.answer_rank_weight
+    knob = Knob("retrieval", "lead_boost", 0.0, (0.0, 0.3))
+    before = a.settings.retrieval.lead_boost
     v = tuner.verdict(knob)
-    assert a.settings.answer.answer_rank_weight == before
-    assert set(v.trials) == {0.0, 0.8, before}
+    assert a.settings.retrieval.lead_boost == before
+    assert set(v.trials) == {0.0, 0.3, before}
     assert all(set(t) == {"first", "last"} for t in v.trials.values())
-    assert v.trials[0.8]["first"][ANSWER] == 1.0  # every tiny question is answered right
+    assert v.trials[0.3]["first"][MRR] == 1.0  # every tiny question finds its article first
     # Nothing beats plain on this easy set: the knob stays plain, in both directions.
     assert v.forward.chosen == 0.0 and v.reverse.chosen == 0.0 and not v.keep
+    both = tuner.with_values({("retrieval", "lead_boost"): 0.3, ("retrieval", "rrf_k"): 10.0})
+    assert both["first"][MRR] == 1.0 and a.settings.retrieval.rrf_k == 60.0
 
 
 # --- the benchmark itself (slow: ingests the realtimeqa corpus, minutes on 2 cores)  --------------

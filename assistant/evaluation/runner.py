@@ -23,6 +23,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from assistant.answer.extractive import POOL_DOCS
 from assistant.errors import DatasetError
 from assistant.evaluation.split import (
     WeekSplit,
@@ -342,9 +343,14 @@ class Benchmark:
         found = contains_gold(answer.answer, quotes, q.answer_text)
         miss = None
         if not found:
-            texts = assistant.store.doc_texts(sorted(gold)) if gold else {}
+            # The extractive answerer reads its best POOL_DOCS retrieved articles whole.
+            read_ids = list(dict.fromkeys(h.chunk.doc_id for h in answer.retrieved))[:POOL_DOCS]
+            texts = assistant.store.doc_texts(sorted(gold | set(read_ids)))
             miss = classify_miss(
-                says_gold(q.answer_text), answer.retrieved, gold, list(texts.values())
+                says_gold(q.answer_text),
+                {d: texts[d] for d in read_ids if d in texts},
+                gold,
+                [texts[d] for d in gold if d in texts],
             )
         return QuestionResult(
             qid=q.qid,

@@ -7,8 +7,8 @@ last third (where they are checked), printed side by side with the gap. Tuning r
 (choose on the first part and check on the last, and the reverse): see evaluation/tuning.py.
 
 For every question whose answer misses the gold answer, ``classify_miss`` says whose miss it
-is: retrieval's (the gold article was not handed to the answerer, or it was but not the passage
-that says the answer) or the answerer's (a handed passage says it; other sentences were quoted),
+is: the answerer's (an article it read says the answer; it quoted other units or refused),
+retrieval's (the gold article, which says it, was not among the articles the answerer read),
 or the label's (the gold article never says the answer in those words).
 """
 
@@ -19,15 +19,12 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Protocol, TypeVar
 
-from assistant.types import Hit
-
 CHOOSE_SHARE = 2 / 3
 
 # Why an answer lacks the gold answer, in the order they are tested.
 MISS_KINDS = {
-    "answering": "a handed passage says it; the answer quoted other sentences or refused",
-    "ranking": "the gold article was not among the passages handed to the answerer",
-    "passage": "the gold article was handed, but not the passage that says it",
+    "answering": "an article the answerer read says it; it quoted other units or refused",
+    "ranking": "the gold article was not among the articles the answerer read",
     "label": "the gold article never says the gold answer in those words",
 }
 
@@ -106,21 +103,19 @@ def side_by_side(
 
 def classify_miss(
     says_gold: Callable[[str], bool],
-    handed: list[Hit],
+    read: dict[str, str],
     gold_docs: set[str],
     gold_texts: list[str],
 ) -> str:
     """Why an answer that lacks the gold answer lacks it (a key of MISS_KINDS).
 
-    ``handed`` are the passages the answerer was given, ``says_gold(text)`` whether a text
-    contains the gold answer, ``gold_texts`` the stored texts of the gold articles.
+    ``read`` holds the texts the answerer read (doc id -> text), ``says_gold(text)`` whether
+    a text contains the gold answer, ``gold_texts`` the stored texts of the gold articles.
     """
-    if any(says_gold(h.chunk.text) for h in handed):
+    if any(says_gold(t) for t in read.values()):
         return "answering"
-    if not any(h.chunk.doc_id in gold_docs for h in handed):
+    if not gold_docs & set(read) and any(says_gold(t) for t in gold_texts):
         return "ranking"
-    if any(says_gold(t) for t in gold_texts):
-        return "passage"
     return "label"
 
 

@@ -12,7 +12,7 @@ third; and the reverse):
 
 A knob is kept only when its forward choice holds in both directions; otherwise it goes back
 to its plain default: a feature off, fusion weights equal, a constant at its textbook value.
-Retrieval knobs are judged by MRR@10, answering knobs by answer-has-gold.
+Retrieval knobs are judged by MRR@10 (a knob may name answer-has-gold instead).
 """
 
 from __future__ import annotations
@@ -51,8 +51,6 @@ KNOBS: tuple[Knob, ...] = (
     Knob("retrieval", "doc_diversity", False, (False, True), why_plain="off"),
     Knob("retrieval", "dedupe_threshold", 1.0, (0.6, 0.8, 1.0), why_plain="off"),
     Knob("retrieval", "candidate_k", 40, (20, 40, 80), why_plain="the first version's"),
-    Knob("answer", "answer_rank_weight", 0.0, (0.0, 0.15, 0.3, 0.5, 0.8, 1.2), ANSWER,
-         why_plain="off"),
 )  # fmt: skip
 CHUNKING = Knob("index", "chunk_size", 200, (128, 200, 256), why_plain="the first version's")
 
