@@ -147,14 +147,17 @@ def test_eval_scores_a_generated_dataset_and_reuses_its_index(
 def test_eval_table_and_misses(dataset: Path, tmp_path: Path) -> None:
     # A question whose gold document is not in the corpus is a miss and is listed as one.
     with (dataset / "dev.jsonl").open("a", encoding="utf-8") as f:
-        f.write(json.dumps({"qid": "q5", "question": "Who won the chess title?",
-                            "answer_text": "x", "gold_doc_ids": ["not-there"]}) + "\n")  # fmt: skip
+        q5 = {"qid": "q5", "question": "Who won the chess title?", "answer_text": "Zebulon",
+              "gold_doc_ids": ["not-there"]}  # fmt: skip
+        f.write(json.dumps(q5) + "\n")
     r = runner.invoke(app, ["eval", str(dataset), "--index", str(tmp_path / "idx"), "--misses"])
     assert r.exit_code == 0, r.output
     assert "| hits@1 | 0.800 |" in r.stdout
     assert "| mrr@10 | 0.800 |" in r.stdout
-    assert "q5 rank >10: Who won the chess title?" in r.stdout
-    assert "q1 rank" not in r.stdout
+    # Its answer lacks the gold answer too: no article says it (the gold one is not indexed).
+    assert "q5 rank >10; answer lacks 'Zebulon': label: Who won the chess title?" in r.stdout
+    assert "| label: the gold article never says the gold answer in those words | 1 |" in r.stdout
+    assert "q1 " not in r.stdout
 
 
 def test_eval_errors_are_clear(tmp_path: Path, dataset: Path) -> None:

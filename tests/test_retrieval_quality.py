@@ -137,7 +137,7 @@ def test_syndicated_copies_are_retrieved_once(tmp_path: Path) -> None:
     copy.update(doc_id="a-bridge-copy", url="https://other.example/bridge", title="Bridge back")
     with (data / "corpus.jsonl").open("a", encoding="utf-8") as f:
         f.write(json.dumps(copy) + "\n")
-    a = Assistant(make_settings(tmp_path))
+    a = Assistant(make_settings(tmp_path, dedupe_threshold=0.8))
     a.ingest([data / "corpus.jsonl"])
     question = "How many steel cables were replaced on the Kestrel Harbor bridge?"
     texts = [h.chunk.text for h in a.retrieve(question, top_k=6)]

@@ -19,7 +19,6 @@ words of the answers given, for all questions and for the two halves of the week
 
 from __future__ import annotations
 
-import json
 import random
 import re
 import statistics
@@ -37,6 +36,8 @@ from assistant.evaluation.runner import (
     contains_gold,
     load_questions,
 )
+from assistant.evaluation.runner import Benchmark as GoldDocs
+from assistant.evaluation.split import split_weeks
 from assistant.types import Chunk, Filters, Hit
 
 RUNS = ("retrieved", "gold-removed", "five+gold", "five-gold")
@@ -131,39 +132,24 @@ def summarise(run: str, got: list[Outcome]) -> dict[str, Any]:
 
 # --- the benchmark ----------------------------------------------------------------------------
 def week_halves(weeks: Iterable[str]) -> tuple[frozenset[str], frozenset[str]]:
-    """The first two thirds of the (sorted) weeks, and the last third."""
-    ws = sorted(set(weeks))
-    cut = round(len(ws) * 2 / 3)
-    return frozenset(ws[:cut]), frozenset(ws[cut:])
+    """The first two thirds of the weeks, and the last third (the time split of every
+    `assistant eval` report, evaluation/split.py)."""
+    weeks = list(weeks)
+    split = split_weeks(weeks)
+    if split is None:
+        return frozenset(w for w in weeks if w), frozenset()
+    return frozenset(split.first), frozenset(split.last)
 
 
 def load_benchmark(assistant: Any, dataset: Path, split: str = "dev") -> Benchmark:
     """Ingest the corpus (incrementally) and map each question's gold ids to our doc ids."""
-    from assistant.index.readers import ReadError, read_file_report
-
     if split != "dev":
         raise DatasetError("answer runs are for the dev split only")
-    path = dataset / f"{split}.jsonl"
-    questions = load_questions(path)
-    weeks: dict[str, str] = {}
-    for raw in path.read_text(encoding="utf-8").splitlines():
-        if raw.strip():
-            rec = json.loads(raw)
-            weeks[str(rec.get("qid"))] = str(rec.get("week") or "")
-    corpus = dataset / CORPUS_FILE
-    assistant.ingest([corpus])
-    try:
-        sources, _problems = read_file_report(corpus, dataset)
-    except ReadError as exc:
-        raise DatasetError(f"{corpus}: {exc}") from None
-    keys = {
-        s.doc_id: {k for k in (str(s.extra.get("record_id") or ""), s.url, s.source) if k}
-        for s in sources
-    }
-    gold = {
-        q.qid: sorted(d for d, k in keys.items() if k & (q.gold_ids | q.gold_urls))
-        for q in questions
-    }
+    questions = load_questions(dataset / f"{split}.jsonl")
+    weeks = {q.qid: q.week for q in questions}
+    assistant.ingest([dataset / CORPUS_FILE])
+    known = GoldDocs(dataset, questions)
+    gold = {q.qid: sorted(known.gold_docs(q)) for q in questions}
     chunks: dict[str, list[Chunk]] = {}
     for c, _meta in assistant.store.all_chunks():
         chunks.setdefault(c.doc_id, []).append(c)

@@ -37,7 +37,13 @@ from assistant.answer.answerability import (
     Model,
     judge_features,
 )
-from assistant.evaluation.answer_runs import ABSENT_RUNS, as_of, contexts, load_benchmark
+from assistant.evaluation.answer_runs import (
+    ABSENT_RUNS,
+    as_of,
+    contexts,
+    load_benchmark,
+    week_halves,
+)
 from assistant.evaluation.runner import _QUOTES, _norm, eval_index_dir, resolve_dataset
 
 SEED = 0
@@ -227,9 +233,8 @@ def main(argv: list[str] | None = None) -> int:
     settings.index.index_dir = eval_index_dir(settings, folder)
     assistant = Assistant(settings)
     groups = collect(assistant, folder)
-    weeks = sorted({g.week for g in groups})
-    cut = round(len(weeks) * 2 / 3)
-    chosen = {"first": weeks[:cut], "last": weeks[cut:], "all": weeks}[args.train_weeks]
+    first, last = week_halves(g.week for g in groups)
+    chosen = {"first": first, "last": last, "all": first | last}[args.train_weeks]
     model = train(assistant, groups, set(chosen))
     args.out.write_text(json.dumps(model.to_dict(), indent=1) + "\n", encoding="utf-8")
     print(json.dumps(model.meta, indent=1), file=sys.stderr)

@@ -7,7 +7,9 @@ dataset and the settings that shape the index, so a second run (or another engin
 with the same settings) reuses it and a run with other chunk settings does not clobber it.
 
 Scores are document-level: a question's rank is the first retrieved chunk that comes from one
-of its gold documents (matched by the record's id, or its URL).
+of its gold documents (matched by the record's id, or its URL). Every report is split by the
+week the questions were asked (evaluation/split.py): the first two thirds of the weeks beside
+the last third, so a score that only holds on the weeks it was tuned on shows as a gap.
 """
 
 from __future__ import annotations
@@ -21,7 +23,17 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from assistant.answer.extractive import POOL_DOCS
 from assistant.errors import DatasetError
+from assistant.evaluation.split import (
+    WeekSplit,
+    classify_miss,
+    miss_table,
+    parts,
+    side_by_side,
+    split_weeks,
+    week_of,
+)
 from assistant.index.dates import normalise_date
 from assistant.settings import Settings
 
@@ -38,6 +50,7 @@ class Question:
     answer_text: str
     gold_ids: frozenset[str]
     gold_urls: frozenset[str]
+    week: str = ""  # when it was asked: the dataset's week label, else the ISO week of as_of
 
 
 @dataclass
@@ -53,6 +66,8 @@ class QuestionResult:
     answer_ms: float
     gold: list[str]  # the gold documents' titles (and dates), for reading misses
     top: list[str]  # the retrieved documents' titles (and dates), best first
+    week: str = ""
+    miss: str | None = None  # why the answer lacks the gold answer (split.MISS_KINDS)
 
 
 @dataclass
@@ -70,6 +85,26 @@ class EvalReport:
         """Questions whose gold document is not at rank <= k."""
         return [r for r in self.results if r.rank is None or r.rank > k]
 
+    @property
+    def weeks(self) -> WeekSplit | None:
+        return split_weeks(r.week for r in self.results)
+
+    def by_part(self) -> dict[str, list[QuestionResult]]:
+        """The results of the first and last part of the weeks, and all of them."""
+        split = self.weeks
+        out = parts(self.results, split) if split else {"first": [], "last": []}
+        return {**out, "all": self.results}
+
+    def misses_by_kind(self) -> dict[str, dict[str, int]]:
+        out: dict[str, dict[str, int]] = {}
+        for part, results in self.by_part().items():
+            counts: dict[str, int] = {}
+            for r in results:
+                if r.miss:
+                    counts[r.miss] = counts.get(r.miss, 0) + 1
+            out[part] = counts
+        return out
+
     def to_dict(self, with_results: bool = False) -> dict[str, Any]:
         d: dict[str, Any] = {
             "dataset": self.dataset,
@@ -80,21 +115,41 @@ class EvalReport:
             "latency_ms": {k: round(v, 2) for k, v in self.latency_ms.items()},
             "ingest": self.ingest,
         }
+        weeks = self.weeks
+        if weeks is not None:
+            by_part = self.by_part()
+            d["time_split"] = {
+                part: {
+                    "weeks": list(getattr(weeks, part)),
+                    "questions": len(by_part[part]),
+                    "metrics": {k: round(v, 4) for k, v in score(by_part[part]).items()},
+                }
+                for part in ("first", "last")
+            }
+        d["answer_misses"] = self.misses_by_kind()
         if with_results:
             d["results"] = [asdict(r) for r in self.results]
         return d
 
     def table(self) -> str:
-        m, lat = self.metrics, self.latency_ms
         rows = [
             f"dataset {self.dataset} ({self.split}, {self.questions} questions)",
             f"index {self.index}",
             "",
-            "| metric | value |",
-            "|---|---|",
-            *(f"| {k} | {v:.3f} |" for k, v in m.items()),
-            *(f"| {k} ms | {v:.1f} |" for k, v in lat.items()),
         ]
+        weeks = self.weeks
+        by_part = self.by_part()
+        if weeks is None:
+            rows += ["| metric | value |", "|---|---|"]
+            rows += [f"| {k} | {v:.3f} |" for k, v in self.metrics.items()]
+        else:
+            metrics = {part: score(results) for part, results in by_part.items()}
+            counts = {part: len(results) for part, results in by_part.items()}
+            rows.append(side_by_side(metrics, counts, weeks))
+        rows += ["", *(f"{k} ms: {v:.1f}" for k, v in self.latency_ms.items())]
+        counts = {part: len(results) for part, results in by_part.items()}
+        columns = ("first", "last", "all") if weeks else ("all",)
+        rows += ["", miss_table(self.misses_by_kind(), counts, columns)]
         return "\n".join(rows)
 
 
@@ -138,14 +193,16 @@ def load_questions(path: Path) -> list[Question]:
         gold_urls = frozenset(str(g) for g in rec.get("gold_urls") or [] if g)
         if not gold_ids and not gold_urls:
             raise DatasetError(f"{path.name} line {lineno}: no gold_doc_ids or gold_urls")
+        as_of = normalise_date(str(rec.get("question_date") or ""))
         out.append(
             Question(
                 qid=str(rec.get("qid", lineno)),
                 question=question.strip(),
-                as_of=normalise_date(str(rec.get("question_date") or "")),
+                as_of=as_of,
                 answer_text=str(rec.get("answer_text") or ""),
                 gold_ids=gold_ids,
                 gold_urls=gold_urls,
+                week=week_of(rec.get("week"), as_of),
             )
         )
     if not out:
@@ -172,10 +229,14 @@ def _norm(text: str) -> str:
 
 def contains_gold(answer: str, quotes: list[str], gold: str) -> bool:
     """Whether the gold answer (quotes stripped, case-insensitive) is in the answer or quotes."""
+    says = says_gold(gold)
+    return any(says(t) for t in [answer, *quotes])
+
+
+def says_gold(gold: str) -> Callable[[str], bool]:
+    """Whether a text holds the gold answer (quotes stripped, case-insensitive)."""
     needle = _norm(gold.strip().strip(_QUOTES).strip())
-    if not needle:
-        return False
-    return any(needle in _norm(t) for t in [answer, *quotes])
+    return lambda text: bool(needle) and needle in _norm(text)
 
 
 def percentile(values: list[float], q: float) -> float:
@@ -208,54 +269,17 @@ def run_eval(
     progress: Callable[[int, str], Any] | None = None,
 ) -> EvalReport:
     """Ingest the dataset's corpus into ``assistant``'s index (incrementally) and score it."""
-    from assistant.index.readers import ReadError, read_file_report
-
     questions = load_questions(dataset / f"{split}.jsonl")
     if limit is not None:
         questions = questions[:limit]
-    corpus = dataset / CORPUS_FILE
-    report = assistant.ingest([corpus], progress=progress)
-    try:
-        sources, _problems = read_file_report(corpus, dataset)
-    except ReadError as exc:
-        raise DatasetError(f"{corpus}: {exc}") from None
-    # Our doc ids are derived from the URL; the benchmark names documents by its own ids.
-    keys = {
-        s.doc_id: {k for k in (str(s.extra.get("record_id") or ""), s.url, s.source) if k}
-        for s in sources
-    }
-    labels = {s.doc_id: _label(s.title, s.published) for s in sources}
-
+    report = assistant.ingest([dataset / CORPUS_FILE], progress=progress)
+    bench = Benchmark(dataset, questions)
     # Load what the first question would otherwise pay for (BM25, Chroma's segments, model).
     assistant.retrieve(questions[0].question, as_of=questions[0].as_of)
     bar = progress(len(questions), "questions") if progress else None
     results: list[QuestionResult] = []
     for q in questions:
-        gold_keys = q.gold_ids | q.gold_urls
-        # Asked first, so its timings include embedding the question (it is cached after).
-        answer = assistant.ask(q.question, as_of=q.as_of)
-        hits = assistant.retrieve(q.question, top_k=EVAL_K, as_of=q.as_of)
-        rank = next(
-            (h.rank for h in hits if keys.get(h.chunk.doc_id, set()) & gold_keys),
-            None,
-        )
-        quotes = [c.quote for c in answer.citations]
-        gold_docs = [d for d, k in keys.items() if k & gold_keys]
-        results.append(
-            QuestionResult(
-                qid=q.qid,
-                question=q.question,
-                as_of=q.as_of,
-                rank=rank,
-                answered=answer.answered,
-                contains_gold=contains_gold(answer.answer, quotes, q.answer_text),
-                answer_text=q.answer_text,
-                retrieve_ms=answer.timings_ms.get("retrieve", 0.0),
-                answer_ms=answer.timings_ms.get("answer", 0.0),
-                gold=[labels[d] for d in gold_docs],
-                top=list(dict.fromkeys(labels.get(h.chunk.doc_id, h.chunk.title) for h in hits)),
-            )
-        )
+        results.append(bench.result(assistant, q))
         if bar is not None:
             bar.update(1)
     if bar is not None:
@@ -282,6 +306,67 @@ def run_eval(
         },
         results=results,
     )
+
+
+class Benchmark:
+    """A dataset's questions with what scoring them needs: which of our documents are each
+    question's gold ones (the benchmark names them by its own ids or URLs)."""
+
+    def __init__(self, dataset: Path, questions: list[Question]) -> None:
+        from assistant.index.readers import ReadError, read_file_report
+
+        corpus = dataset / CORPUS_FILE
+        try:
+            sources, _problems = read_file_report(corpus, dataset)
+        except ReadError as exc:
+            raise DatasetError(f"{corpus}: {exc}") from None
+        self.questions = questions
+        # Our doc ids are derived from the URL; the benchmark names documents by its own ids.
+        self.keys = {
+            s.doc_id: {k for k in (str(s.extra.get("record_id") or ""), s.url, s.source) if k}
+            for s in sources
+        }
+        self.labels = {s.doc_id: _label(s.title, s.published) for s in sources}
+
+    def gold_docs(self, q: Question) -> set[str]:
+        gold_keys = q.gold_ids | q.gold_urls
+        return {d for d, k in self.keys.items() if k & gold_keys}
+
+    def result(self, assistant: Any, q: Question) -> QuestionResult:
+        """Ask ``q`` and score the answer and the ranking."""
+        gold = self.gold_docs(q)
+        # Asked first, so its timings include embedding the question (it is cached after).
+        answer = assistant.ask(q.question, as_of=q.as_of)
+        hits = assistant.retrieve(q.question, top_k=EVAL_K, as_of=q.as_of)
+        rank = next((h.rank for h in hits if h.chunk.doc_id in gold), None)
+        quotes = [c.quote for c in answer.citations]
+        found = contains_gold(answer.answer, quotes, q.answer_text)
+        miss = None
+        if not found:
+            # The extractive answerer reads its best POOL_DOCS retrieved articles whole.
+            read_ids = list(dict.fromkeys(h.chunk.doc_id for h in answer.retrieved))[:POOL_DOCS]
+            texts = assistant.store.doc_texts(sorted(gold | set(read_ids)))
+            miss = classify_miss(
+                says_gold(q.answer_text),
+                {d: texts[d] for d in read_ids if d in texts},
+                gold,
+                [texts[d] for d in gold if d in texts],
+            )
+        return QuestionResult(
+            qid=q.qid,
+            question=q.question,
+            as_of=q.as_of,
+            rank=rank,
+            answered=answer.answered,
+            contains_gold=found,
+            answer_text=q.answer_text,
+            retrieve_ms=answer.timings_ms.get("retrieve", 0.0),
+            answer_ms=answer.timings_ms.get("answer", 0.0),
+            gold=[self.labels[d] for d in sorted(gold)],
+            top=list(dict.fromkeys(self.labels.get(h.chunk.doc_id, h.chunk.title) for h in hits)),
+            week=q.week,
+            miss=miss,
+        )
 
 
 def _label(title: str, published: str | None) -> str:

@@ -671,7 +671,12 @@ def evaluate(
         int | None, typer.Option("--limit", min=1, help="Only the first N questions.")
     ] = None,
     misses: Annotated[
-        bool, typer.Option("--misses", help="Also list questions whose gold is not ranked first.")
+        bool,
+        typer.Option(
+            "--misses",
+            help="Also list questions whose gold is not ranked first or whose answer lacks "
+            "the gold answer (and why).",
+        ),
     ] = False,
     as_json: Annotated[
         bool, typer.Option("--json", help="Print the report (and per-question rows) as JSON.")
@@ -712,8 +717,12 @@ def evaluate(
     if runs is not None:
         typer.echo("\n" + runs.table())
     if misses:
-        for r in report.misses():
-            typer.echo(f"\n{r.qid} rank {r.rank or '>10'}: {r.question}")
+        for r in report.results:
+            if r.rank == 1 and r.contains_gold:
+                continue
+            answer = "" if r.contains_gold else f"; answer lacks {r.answer_text!r}: {r.miss}"
+            week = f" (week {r.week})" if r.week else ""
+            typer.echo(f"\n{r.qid}{week} rank {r.rank or '>10'}{answer}: {r.question}")
             typer.echo(f"  as of {r.as_of}; gold: {'; '.join(r.gold)}")
             for i, t in enumerate(r.top[:3], start=1):
                 typer.echo(f"  {i}. {t}")

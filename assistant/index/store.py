@@ -403,6 +403,13 @@ def date_int(iso: str | None) -> int:
     return int(digits) if digits.isdigit() and len(digits) == 8 else 0
 
 
+def chunk_number(chunk_id: str) -> int:
+    """A chunk's place in its document (0 = the first), from its id ``<doc_id>:<n>``
+    (ingestion names chunks so); -1 for an id of another shape."""
+    _, _, n = chunk_id.rpartition(":")
+    return int(n) if n.isdigit() else -1
+
+
 def chunk_from(cid: str, text: str, meta: dict[str, Any]) -> Chunk:
     return Chunk(
         id=cid,

@@ -1,10 +1,10 @@
 """query -> ranked hits: dense (Chroma) + BM25 (bm25s), fused by weighted reciprocal rank.
 
-After fusion the publication date votes too (the window a question's time words point to,
-read against ``as_of``; documents newer than ``as_of`` are demoted), then each document's best
-chunk comes before any second chunk, and near-identical copies are dropped. `assistant eval`
-on the realtimeqa dev questions is the judge: each step raised its scores (de-duplication
-left them unchanged and removes repeated passages).
+After fusion, llama-index node postprocessors add what news needs (search/postprocess.py):
+the publication date votes (the window a question's time words point to, read against
+``as_of``), a document's lead votes, each document's best chunk comes before any second chunk,
+and near-identical copies are dropped. `assistant eval`'s time split is the judge: a step is
+kept only when it helps on weeks it was not tuned on.
 
 Retrieval never calls an LLM. The BM25 index is built from the chunks stored in Chroma and
 cached on disk per index revision, so a new process loads it instead of re-tokenising, and a
@@ -15,16 +15,16 @@ from __future__ import annotations
 
 import logging
 import threading
-from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
 from llama_index.core import VectorStoreIndex
 from llama_index.core.base.embeddings.base import BaseEmbedding
 from llama_index.core.llms import MockLLM
+from llama_index.core.postprocessor.types import BaseNodePostprocessor
 from llama_index.core.retrievers import BaseRetriever, QueryFusionRetriever
 from llama_index.core.retrievers.fusion_retriever import FUSION_MODES
-from llama_index.core.schema import BaseNode, NodeWithScore, QueryBundle
+from llama_index.core.schema import NodeWithScore, QueryBundle
 from llama_index.core.vector_stores.types import (
     FilterCondition,
     FilterOperator,
@@ -34,9 +34,10 @@ from llama_index.core.vector_stores.types import (
 
 from assistant.index.store import Store, chunk_from, date_int
 from assistant.search.keyword import Bm25Index, KeywordIndex
-from assistant.search.recency import date_prior, default_window, parse_iso, relative_window
+from assistant.search.postprocess import DatePrior, DocumentsFirst, LeadPrior, NearDuplicates
+from assistant.search.recency import parse_iso
 from assistant.settings import Settings
-from assistant.text import jaccard, words
+from assistant.text import words
 from assistant.types import Filters, Hit
 
 log = logging.getLogger(__name__)
@@ -201,41 +202,42 @@ class Retriever:
             top_k=2 * k,  # every candidate: dates and diversity reorder them before the cut
         )
         fused = fusion.retrieve(query)
-        cands = [
-            _Candidate(
-                node=nws.node,
-                score=float(nws.score or 0.0),
-                raw=fusion.raw_scores.get(nws.node.node_id, {}),
+        for step in self._postprocessors(top_k, as_of):
+            fused = step.postprocess_nodes(fused, query_str=query)
+        return [
+            Hit(
+                chunk=chunk_from(n.node.node_id, n.node.get_content(), dict(n.node.metadata)),
+                score=float(n.score or 0.0),
+                rank=i,
+                dense=fusion.raw_scores.get(n.node.node_id, {}).get(DENSE),
+                lexical=fusion.raw_scores.get(n.node.node_id, {}).get(LEXICAL),
             )
-            for nws in fused
+            for i, n in enumerate(fused, start=1)
         ]
-        self._date_prior(query, cands, as_of)
-        cands.sort(key=lambda c: c.score, reverse=True)
-        if s.retrieval.doc_diversity:
-            cands = _diversify(cands)
-        hits: list[Hit] = []
-        kept: list[frozenset[str]] = []
-        for c in cands:
-            if len(hits) == top_k:
-                break
-            node = c.node
-            text = node.get_content()
-            if s.retrieval.dedupe_threshold < 1:
-                # Syndicated copies and re-publications say the same thing twice.
-                vocab = self._words(node.node_id, text)
-                if any(jaccard(vocab, other) >= s.retrieval.dedupe_threshold for other in kept):
-                    continue
-                kept.append(vocab)
-            hits.append(
-                Hit(
-                    chunk=chunk_from(node.node_id, text, dict(node.metadata)),
-                    score=c.score,
-                    rank=len(hits) + 1,
-                    dense=c.raw.get(DENSE),
-                    lexical=c.raw.get(LEXICAL),
+
+    def _postprocessors(self, top_k: int, as_of: str | None) -> list[BaseNodePostprocessor]:
+        """The news steps after fusion (see search/postprocess.py), in order."""
+        r = self.settings.retrieval
+        unit = 1.0 / (r.rrf_k + 1)  # a first place in a list of weight 1
+        steps: list[BaseNodePostprocessor] = []
+        day = parse_iso(as_of) if as_of else self.newest_date()
+        if day is not None:
+            steps.append(
+                DatePrior(
+                    as_of=day,
+                    window_vote=r.date_window_boost * unit,
+                    recency_vote=r.recency_boost * unit,
+                    recency_days=r.recency_days,
+                    future_penalty=r.future_penalty,
                 )
             )
-        return hits
+        steps.append(LeadPrior(vote=r.lead_boost * unit))
+        if r.doc_diversity:
+            steps.append(DocumentsFirst())
+        steps.append(
+            NearDuplicates(threshold=r.dedupe_threshold, limit=top_k, word_set=self._words)
+        )
+        return steps
 
     def _words(self, node_id: str, text: str) -> frozenset[str]:
         with self._lock:
@@ -247,40 +249,3 @@ class Retriever:
                 if len(self._word_sets) > WORD_SET_CACHE:
                     self._word_sets.pop(next(iter(self._word_sets)))
         return got
-
-    def _date_prior(self, query: str, cands: list[_Candidate], as_of: str | None) -> None:
-        """Prefer the window the question's relative time points to; demote the future."""
-        s = self.settings
-        day = parse_iso(as_of) if as_of else self.newest_date()
-        if day is None:
-            return
-        window = relative_window(query, day)
-        boost = s.retrieval.date_window_boost
-        if window is None and s.retrieval.recency_boost > 0:
-            window, boost = default_window(day, s.retrieval.recency_days), s.retrieval.recency_boost
-        if boost == 0 and s.retrieval.future_penalty == 0:
-            return
-        vote = boost / (s.retrieval.rrf_k + 1)  # a first place in a list of weight `boost`
-        for c in cands:
-            published = parse_iso(str(c.node.metadata.get("pub_int") or ""))
-            c.score = date_prior(c.score, published, day, window, vote, s.retrieval.future_penalty)
-
-
-@dataclass
-class _Candidate:
-    node: BaseNode
-    score: float
-    raw: dict[int, float]
-
-
-def _diversify(cands: list[_Candidate]) -> list[_Candidate]:
-    """Each document's best chunk first (in score order), then the second-best chunks, ..."""
-    seen: dict[str, int] = {}
-    keyed = []
-    for i, c in enumerate(cands):
-        doc = str(c.node.metadata.get("doc_id", c.node.node_id))
-        nth = seen.get(doc, 0)
-        seen[doc] = nth + 1
-        keyed.append((nth, i, c))
-    keyed.sort(key=lambda t: (t[0], t[1]))
-    return [c for _, _, c in keyed]
