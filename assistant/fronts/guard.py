@@ -536,6 +536,7 @@ button {{ margin-top: 1.25rem; width: 100%; padding: .6rem; font-size: 1rem; bor
 <input id="password" name="password" type="password" autocomplete="current-password" autofocus>
 <input type="hidden" name="next" value="{html.escape(target, quote=True)}">
 <button type="submit">Log in</button>
-<p class="hint">The UI password, or the server's API token.</p>
+<p class="hint">Log in as {html.escape(username)} with the UI password, or with the server's
+API token.</p>
 </form></body></html>
 """

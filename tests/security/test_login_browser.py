@@ -48,7 +48,7 @@ def page(server: LiveServer) -> Iterator[Any]:
             browser.close()
 
 
-def test_log_in_ask_and_log_out(page: Any, server: LiveServer) -> None:
+def test_log_in_ask_and_log_out(page: Any, server: LiveServer, tmp_path: Path) -> None:
     from playwright.sync_api import expect
 
     page.goto(server.url + "/")
@@ -57,6 +57,13 @@ def test_log_in_ask_and_log_out(page: Any, server: LiveServer) -> None:
     page.fill("#password", "wrong")
     page.click("button[type=submit]")
     expect(page.locator(".problem")).to_contain_text("Wrong user name or password")
+    # The page names the product and the user name to use, and a wrong password keeps it.
+    expect(page.locator("h1")).to_have_text("Newsroom assistant")
+    expect(page.locator(".hint")).to_contain_text(f"Log in as {USERNAME}")
+    expect(page.locator("#username")).to_have_value(USERNAME)
+    shot = tmp_path / "login-wrong-password.png"
+    page.screenshot(path=str(shot))
+    assert shot.stat().st_size > 5_000
     page.fill("#password", PASSWORD)
     page.click("button[type=submit]")
     expect(page).to_have_url(server.url + "/")
