@@ -1,9 +1,9 @@
 """Run the `assistant` CLI with a SIGKILL planted at an exact step of ingestion's writes.
 
 A kill from outside lands wherever the process happens to be; these land *inside* a write
-sequence, deterministically. Usage (what tests/test_crash_safety.py runs):
+sequence, deterministically. Usage (what tests/integration/test_crash_safety.py runs):
 
-    CRASH_AT=add:2 python -m tests.crashpoints ingest --index index
+    CRASH_AT=add:2 python -m tests.support.crashpoints ingest --index index
 
 ``CRASH_AT`` is ``<step>:<n>``: the process SIGKILLs itself at the n-th call of the step:
   put_docs   right after the n-th document-record write (odd n: a batch's "pending" records,

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import shutil
 import socket
 import threading
 import time
@@ -15,7 +14,6 @@ import uvicorn
 
 from assistant.app import Assistant
 from assistant.fronts.http import create_app
-from tests.conftest import SAMPLE_CORPUS, make_settings
 
 
 @dataclass
@@ -23,15 +21,6 @@ class LiveServer:
     url: str
     assistant: Assistant
     tmp: Path
-
-
-def sample_assistant_in(tmp: Path, **settings: object) -> Assistant:
-    """A fresh index of the sample corpus under ``tmp`` (the server may write to it)."""
-    shutil.copytree(SAMPLE_CORPUS, tmp / "corpus")
-    a = Assistant(make_settings(tmp, **settings))
-    assert a.ingest().docs_added == 2
-    a.warm_up()
-    return a
 
 
 @contextmanager

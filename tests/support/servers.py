@@ -15,7 +15,8 @@ import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
+from tests.support.samples import ROOT
+
 # Loopback only, and no proxy may stand in between (urllib and httpx honour *_PROXY).
 _DIRECT = urllib.request.build_opener(urllib.request.ProxyHandler({}))
 
