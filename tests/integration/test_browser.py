@@ -16,8 +16,8 @@ from urllib.parse import urlparse
 import pytest
 
 from assistant.app import NO_ANSWER
-from tests.conftest import NATO_QUESTION, TAIWAN_QUESTION
-from tests.live_server import LiveServer, live_server, sample_assistant_in
+from tests.support.live_server import LiveServer, live_server
+from tests.support.samples import NATO_QUESTION, TAIWAN_QUESTION, sample_assistant_in
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = [

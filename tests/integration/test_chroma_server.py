@@ -17,9 +17,9 @@ import pytest
 from assistant.app import Assistant
 from assistant.index.store import MANIFEST_KEYS, IndexBusy, IndexMismatch
 from assistant.settings import Settings
-from tests.conftest import NATO_QUESTION, SAMPLE_CORPUS
-from tests.corpusgen import write_corpus
-from tests.servers import chroma_server, cli_env, kill_when, run_cli, start_cli
+from tests.support.corpusgen import write_corpus
+from tests.support.samples import NATO_QUESTION, SAMPLE_CORPUS
+from tests.support.servers import chroma_server, cli_env, kill_when, run_cli, start_cli
 
 FLOOD = """Flood Warning Issued for River Town
 
@@ -291,7 +291,7 @@ def test_two_servers_on_one_chroma_answer_alike(
 ) -> None:
     import httpx
 
-    from tests.servers import start_serve, stop, wait_http
+    from tests.support.servers import start_serve, stop, wait_http
 
     env = cli_env(chroma_url=chroma_url, collection="srv-two", corpus_dir=str(corpus))
     assert run_cli(["ingest"], tmp_path, env).returncode == 0

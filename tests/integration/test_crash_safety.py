@@ -16,8 +16,8 @@ import pytest
 
 from assistant.app import Assistant
 from assistant.settings import Settings
-from tests.corpusgen import article, write_corpus
-from tests.servers import cli_env, kill_when, run_cli, start_cli
+from tests.support.corpusgen import article, write_corpus
+from tests.support.servers import cli_env, kill_when, run_cli, start_cli
 
 N_DOCS = 30
 BATCH = "16"  # chunks per write batch: several batches, so kills land between and inside them
@@ -96,7 +96,7 @@ def kill_ingest(tmp: Path, point: str) -> None:
     if point in PLANTED:
         env["CRASH_AT"] = PLANTED[point]
         r = subprocess.run(
-            [sys.executable, "-m", "tests.crashpoints", "ingest", "--index", "index"],
+            [sys.executable, "-m", "tests.support.crashpoints", "ingest", "--index", "index"],
             cwd=tmp,
             env=env,
             capture_output=True,

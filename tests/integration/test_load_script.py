@@ -10,9 +10,10 @@ from pathlib import Path
 
 import pytest
 
-from tests.live_server import live_server, sample_assistant_in
+from tests.support.live_server import live_server
+from tests.support.samples import sample_assistant_in
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def run_load(*args: str) -> subprocess.CompletedProcess[str]:

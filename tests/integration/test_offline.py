@@ -7,7 +7,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from tests.conftest import NATO_QUESTION, ROOT
+from tests.support.samples import NATO_QUESTION, ROOT
 
 GUARD = """
 import socket, sys

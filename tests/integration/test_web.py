@@ -16,8 +16,8 @@ from pydantic import SecretStr
 from assistant.app import NO_ANSWER
 from assistant.fronts.web import EMPTY_SOURCES, answer_markdown, passage_html
 from assistant.types import Citation
-from tests.conftest import NATO_QUESTION, TAIWAN_QUESTION
-from tests.live_server import LiveServer, live_server, sample_assistant_in
+from tests.support.live_server import LiveServer, live_server
+from tests.support.samples import NATO_QUESTION, TAIWAN_QUESTION, sample_assistant_in
 
 FOLLOW_UP = "And what did he say about Finland?"
 

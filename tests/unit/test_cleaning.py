@@ -5,7 +5,7 @@ from selectolax.lexbor import LexborHTMLParser
 
 from assistant.index.cleaning import clean_text, html_to_text, is_boilerplate_line, title_from_text
 
-CORPUS = Path(__file__).resolve().parents[1] / "corpus"
+CORPUS = Path(__file__).resolve().parents[2] / "corpus"
 
 SAMPLES = {
     "000_7f57f19b72752444.txt": [

@@ -9,7 +9,7 @@ import pytest
 from typer.testing import CliRunner
 
 from assistant.fronts.cli import app
-from tests.conftest import NATO_QUESTION, TAIWAN_QUESTION
+from tests.support.samples import NATO_QUESTION, TAIWAN_QUESTION
 
 runner = CliRunner()
 

@@ -6,7 +6,7 @@ import pytest
 from assistant.index.dates import date_from_url, find_date_in_text, normalise_date
 
 TODAY = date(2026, 11, 23)
-CORPUS = Path(__file__).resolve().parents[1] / "corpus"
+CORPUS = Path(__file__).resolve().parents[2] / "corpus"
 
 
 @pytest.mark.parametrize(

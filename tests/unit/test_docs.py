@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from assistant.settings import Settings, env_name
-from tests.conftest import ROOT
+from tests.support.samples import ROOT
 
 
 def test_every_setting_is_in_the_readme() -> None:

@@ -8,7 +8,7 @@ import pytest
 
 from assistant.app import Assistant
 from assistant.index.store import IndexBusy, IndexMismatch
-from tests.conftest import make_settings
+from tests.support.samples import make_settings
 
 ARTICLE = """Flood Warning Issued for River Town
 

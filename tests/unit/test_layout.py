@@ -5,7 +5,7 @@ from __future__ import annotations
 import ast
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 FRONTS = ROOT / "assistant" / "fronts"
 # What a front end may import of ours: the core object, its records and errors, settings,
 # logging, the evaluation tool, and other front ends.

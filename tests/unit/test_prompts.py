@@ -17,7 +17,7 @@ from assistant.app import Assistant
 from assistant.errors import LLMNotInstalled
 from assistant.fronts.cli import app as cli_app
 from assistant.settings import Settings
-from tests.conftest import make_settings
+from tests.support.samples import make_settings
 
 
 @pytest.fixture

@@ -13,8 +13,8 @@ from typer.testing import CliRunner
 from assistant.app import Assistant
 from assistant.fronts.cli import app
 from assistant.search.recency import Window, date_prior, default_window, relative_window
-from tests.conftest import NATO_QUESTION, make_settings
-from tests.test_evaluation import write_dataset
+from tests.support.samples import NATO_QUESTION, make_settings
+from tests.support.tinyqa import write_dataset
 
 runner = CliRunner()
 AS_OF = date(2022, 6, 16)

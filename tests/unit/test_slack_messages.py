@@ -187,7 +187,7 @@ def test_slack_settings(monkeypatch: pytest.MonkeyPatch) -> None:
 def test_manifest_and_readme_cover_what_the_bot_uses() -> None:
     import yaml
 
-    root = Path(__file__).resolve().parents[1]
+    root = Path(__file__).resolve().parents[2]
     manifest = yaml.safe_load((root / "slack-manifest.yml").read_text(encoding="utf-8"))
     events = set(manifest["settings"]["event_subscriptions"]["bot_events"])
     # app_mention for mentions; message.* for DMs and unaddressed follow-ups in threads.
