@@ -1,15 +1,13 @@
-"""The JSON API and the OpenAI-compatible endpoint, on the real server over loopback HTTP."""
+"""The JSON API and the OpenAI-compatible endpoint, driven in process through httpx's
+ASGITransport (tests/support/asgi.py): the real app and the real httpx and openai clients,
+no socket. `assistant serve` itself, on a port, is tests/integration/test_serve.py."""
 
 from __future__ import annotations
 
-import os
 import re
-import socket
-import subprocess
-import sys
-import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -21,10 +19,12 @@ from typer.testing import CliRunner
 
 from assistant.app import NO_ANSWER, Assistant
 from assistant.fronts.cli import app as cli_app
+from assistant.fronts.http import create_app
 from assistant.types import Filters
-from tests.conftest import NATO_QUESTION, TAIWAN_QUESTION, make_settings
-from tests.live_server import LiveServer, live_server, sample_assistant_in
-from tests.test_answering import CONTRACT_KEYS as ANSWER_KEYS
+from tests.support.asgi import BASE_URL, PortalTransport, in_process, portal_transport
+from tests.support.contract import CONTRACT_KEYS as ANSWER_KEYS
+from tests.support.fake_embedder import NAME as HASHED
+from tests.support.samples import NATO_QUESTION, TAIWAN_QUESTION, make_settings, sample_assistant_in
 
 TOKEN = "test-token-3f9a"
 AUTH = {"Authorization": f"Bearer {TOKEN}"}
@@ -34,23 +34,47 @@ OPTIONAL_KEYS = {"notices", "verification"}
 UPLOAD_LIMIT_MB = 0.05
 
 
+@dataclass
+class Served:
+    """The app of one Assistant, and a transport that carries requests into it."""
+
+    assistant: Assistant
+    tmp: Path
+    transport: PortalTransport
+
+    def client(self, **kw: Any) -> httpx.Client:
+        return httpx.Client(transport=self.transport, base_url=BASE_URL, timeout=120, **kw)
+
+    def openai(self, api_key: str) -> openai.OpenAI:
+        return openai.OpenAI(
+            base_url=BASE_URL + "/v1", api_key=api_key, max_retries=0, http_client=self.client()
+        )
+
+
 @pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
     tmp = tmp_path_factory.mktemp("api")
     a = sample_assistant_in(tmp, api_token=SecretStr(TOKEN), max_file_mb=UPLOAD_LIMIT_MB)
-    with live_server(a, tmp) as srv:
-        yield srv
+    with portal_transport(create_app(a, ui=False)) as transport:
+        yield Served(a, tmp, transport)
 
 
 @pytest.fixture(scope="module")
-def http(server: LiveServer) -> Iterator[httpx.Client]:
-    with httpx.Client(base_url=server.url, headers=AUTH, timeout=120) as c:
+def http(server: Served) -> Iterator[httpx.Client]:
+    with server.client(headers=AUTH) as c:
         yield c
 
 
 @pytest.fixture(scope="module")
-def client(server: LiveServer) -> openai.OpenAI:
-    return openai.OpenAI(base_url=server.url + "/v1", api_key=TOKEN, max_retries=0, timeout=120)
+def anon(server: Served) -> Iterator[httpx.Client]:
+    """A client without the token."""
+    with server.client() as c:
+        yield c
+
+
+@pytest.fixture(scope="module")
+def client(server: Served) -> openai.OpenAI:
+    return server.openai(TOKEN)
 
 
 def ask(http: httpx.Client, **body: Any) -> httpx.Response:
@@ -66,11 +90,11 @@ def assert_error(r: httpx.Response, status: int, *words: str) -> None:
 
 
 # --- health and auth ----------------------------------------------------------------------------
-def test_health_needs_no_token(server: LiveServer) -> None:
-    r = httpx.get(server.url + "/health")
+def test_health_needs_no_token(anon: httpx.Client) -> None:
+    r = anon.get("/health")
     assert r.status_code == 200
     h = r.json()
-    assert (h["status"], h["documents"], h["embedder"], h["llm"]) == ("ok", 2, "minilm-q8", "none")
+    assert (h["status"], h["documents"], h["embedder"], h["llm"]) == ("ok", 2, HASHED, "none")
     assert h["chunks"] > 2
 
 
@@ -84,21 +108,21 @@ def test_health_needs_no_token(server: LiveServer) -> None:
         ("POST", "/v1/chat/completions"),
     ],
 )
-def test_every_api_route_needs_the_token(server: LiveServer, method: str, path: str) -> None:
+def test_every_api_route_needs_the_token(anon: httpx.Client, method: str, path: str) -> None:
     for headers in ({}, {"Authorization": "Bearer wrong"}, {"Authorization": TOKEN}):
-        r = httpx.request(method, server.url + path, headers=headers, json={"question": "x"})
+        r = anon.request(method, path, headers=headers, json={"question": "x"})
         assert_error(r, 401, "bearer token")
         assert r.headers["www-authenticate"] == "Bearer"
 
 
-def test_openai_client_with_a_wrong_key_is_refused(server: LiveServer) -> None:
-    bad = openai.OpenAI(base_url=server.url + "/v1", api_key="nope", max_retries=0)
+def test_openai_client_with_a_wrong_key_is_refused(server: Served) -> None:
+    bad = server.openai("nope")
     with pytest.raises(openai.AuthenticationError, match="bearer token"):
         bad.models.list()
 
 
 # --- /api/ask -----------------------------------------------------------------------------------
-def test_ask_returns_the_contract(http: httpx.Client, server: LiveServer) -> None:
+def test_ask_returns_the_contract(http: httpx.Client, server: Served) -> None:
     r = ask(http, question=NATO_QUESTION)
     assert r.status_code == 200, r.text
     d = r.json()
@@ -107,7 +131,7 @@ def test_ask_returns_the_contract(http: httpx.Client, server: LiveServer) -> Non
     markers = {int(n) for n in re.findall(r"\[(\d+)\]", d["answer"])}
     assert markers == {c["n"] for c in d["citations"]} and len(markers) >= 3
     ids = {doc["source"]: doc["doc_id"] for doc in server.assistant.documents()}
-    texts = server.assistant.store.doc_texts(list(ids.values()))
+    texts = server.assistant.document_texts(list(ids.values()))
     for c in d["citations"]:
         assert texts[ids[c["source"]]][c["start"] : c["end"]] == c["quote"]
     # The API only relays the core: the same question asked in-process gives the same answer.
@@ -115,7 +139,7 @@ def test_ask_returns_the_contract(http: httpx.Client, server: LiveServer) -> Non
     assert (d["answer"], d["citations"]) == (same["answer"], same["citations"])
 
 
-def test_follow_up_within_a_session(http: httpx.Client, server: LiveServer) -> None:
+def test_follow_up_within_a_session(http: httpx.Client, server: Served) -> None:
     first = ask(http, question=NATO_QUESTION).json()
     saved = server.tmp / "index" / "sessions" / f"{first['session_id']}.json"
     assert not saved.exists()  # a one-shot question leaves nothing on disk
@@ -181,7 +205,7 @@ def test_invalid_json_and_unknown_routes(http: httpx.Client) -> None:
 
 
 def test_unexpected_errors_are_a_generic_500(
-    http: httpx.Client, server: LiveServer, monkeypatch: pytest.MonkeyPatch
+    http: httpx.Client, server: Served, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     def broken() -> None:
         raise RuntimeError("secret internal detail")
@@ -193,7 +217,7 @@ def test_unexpected_errors_are_a_generic_500(
 
 
 def test_concurrent_questions_get_the_same_answers_as_sequential_ones(
-    http: httpx.Client, server: LiveServer
+    http: httpx.Client, server: Served
 ) -> None:
     jobs = [
         {"question": NATO_QUESTION},
@@ -230,7 +254,7 @@ NOTE = (
 )
 
 
-def test_upload_is_ingested_and_answerable(http: httpx.Client, server: LiveServer) -> None:
+def test_upload_is_ingested_and_answerable(http: httpx.Client, server: Served) -> None:
     before = http.get("/api/documents").json()["count"]
     r = http.post("/api/documents", files=[("files", ("tide note.txt", NOTE.encode()))])
     assert r.status_code == 201, r.text
@@ -250,11 +274,11 @@ def test_upload_is_ingested_and_answerable(http: httpx.Client, server: LiveServe
     assert any("twelve tide gauges" in c["quote"] for c in d["citations"])
 
 
-def uploads(server: LiveServer) -> set[str]:
+def uploads(server: Served) -> set[str]:
     return {p.name for p in (server.tmp / "corpus" / "uploads").glob("*")}
 
 
-def test_upload_rejects_bad_files(http: httpx.Client, server: LiveServer) -> None:
+def test_upload_rejects_bad_files(http: httpx.Client, server: Served) -> None:
     (server.tmp / "corpus" / "uploads").mkdir(exist_ok=True)
     before = uploads(server)
     r = http.post("/api/documents", files=[("files", ("tool.exe", b"MZ\x90\x00"))])
@@ -278,9 +302,7 @@ def test_upload_rejects_bad_files(http: httpx.Client, server: LiveServer) -> Non
     assert uploads(server) == before
 
 
-def test_upload_names_cannot_escape_the_upload_folder(
-    http: httpx.Client, server: LiveServer
-) -> None:
+def test_upload_names_cannot_escape_the_upload_folder(http: httpx.Client, server: Served) -> None:
     r = http.post("/api/documents", files=[("files", ("../../escape.txt", NOTE.encode()))])
     assert r.status_code == 201, r.text
     assert r.json()["files"][0]["source"] == "uploads/escape.txt"
@@ -294,11 +316,11 @@ def test_models(client: openai.OpenAI) -> None:
     assert [m.id for m in client.models.list()] == ["newsroom-assistant"]
 
 
-def reference(server: LiveServer, question: str) -> Any:
+def reference(server: Served, question: str) -> Any:
     return server.assistant.ask(question, session=server.assistant.new_session(keep=False))
 
 
-def test_openai_client_gets_a_cited_answer(client: openai.OpenAI, server: LiveServer) -> None:
+def test_openai_client_gets_a_cited_answer(client: openai.OpenAI, server: Served) -> None:
     r = client.chat.completions.create(
         model="newsroom-assistant", messages=[{"role": "user", "content": NATO_QUESTION}]
     )
@@ -385,53 +407,20 @@ def test_openai_bad_requests(client: openai.OpenAI) -> None:
 
 
 # --- index states -------------------------------------------------------------------------------
-def test_empty_and_mismatched_indexes_are_explained(tmp_path: Path, server: LiveServer) -> None:
+def test_empty_and_mismatched_indexes_are_explained(tmp_path: Path, server: Served) -> None:
     empty = Assistant(make_settings(tmp_path / "empty"))
-    with live_server(empty, tmp_path, ui=False) as srv:
-        r = httpx.post(srv.url + "/api/ask", json={"question": NATO_QUESTION})
+    with in_process(create_app(empty, ui=False)) as c:
+        r = c.post("/api/ask", json={"question": NATO_QUESTION})
         assert_error(r, 409, "is empty", "assistant ingest")
     # The API test server's index, opened with another chunk size.
     other = make_settings(server.tmp, chunk_size=150)
-    with live_server(Assistant(other), tmp_path, ui=False) as srv:
-        r = httpx.post(srv.url + "/api/ask", json={"question": NATO_QUESTION})
+    with in_process(create_app(Assistant(other), ui=False)) as c:
+        r = c.post("/api/ask", json={"question": NATO_QUESTION})
         assert_error(r, 503, "built with other settings", "--rebuild")
-        assert_error(httpx.get(srv.url + "/health"), 503, "chunk_size")
+        assert_error(c.get("/health"), 503, "chunk_size")
 
 
 # --- the command --------------------------------------------------------------------------------
-def test_serve_command_starts_one_server(tmp_path: Path) -> None:
-    sample_assistant_in(tmp_path)
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    url = f"http://127.0.0.1:{port}"
-    cmd = [sys.executable, "-m", "assistant", "serve", "--index", "index", "--port", str(port)]
-    env = {**os.environ, "ASSISTANT_API_TOKEN": TOKEN}
-    proc = subprocess.Popen(
-        cmd, cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
-    )
-    try:
-        deadline = time.monotonic() + 120
-        while True:
-            assert proc.poll() is None, proc.communicate()[0]
-            assert time.monotonic() < deadline, "the server did not come up"
-            try:
-                if httpx.get(url + "/health").status_code == 200:
-                    break
-            except httpx.TransportError:
-                time.sleep(0.2)
-        r = httpx.post(url + "/api/ask", json={"question": NATO_QUESTION}, headers=AUTH)
-        assert r.status_code == 200 and r.json()["answered"] is True
-        assert httpx.post(url + "/api/ask", json={"question": NATO_QUESTION}).status_code == 401
-        assert httpx.get(url + "/").status_code == 401  # the token locks the UI too
-        assert "gradio" in httpx.get(url + "/", headers=AUTH).text.lower()
-    finally:
-        proc.terminate()
-        output = proc.communicate(timeout=30)[0]
-    assert f"Web UI {url}/" in output
-    assert TOKEN not in output
-
-
 def test_serve_refuses_a_mismatched_index_before_listening(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

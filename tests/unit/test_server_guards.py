@@ -1,4 +1,5 @@
-"""The real server under overload and cross-origin requests: 503 with a reason, no CORS."""
+"""The server app under overload and cross-origin requests: 503 with a reason, no CORS
+(driven in process through ASGITransport, with the app's real thread pool)."""
 
 from __future__ import annotations
 
@@ -7,12 +8,12 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
-import httpx
 import pytest
 
 from assistant.app import Assistant
-from tests.conftest import NATO_QUESTION
-from tests.live_server import live_server, sample_assistant_in
+from assistant.fronts.http import create_app
+from tests.support.asgi import in_process
+from tests.support.samples import NATO_QUESTION, sample_assistant_in
 
 
 def test_overload_is_refused_with_a_reason_and_health_still_answers(
@@ -28,8 +29,7 @@ def test_overload_is_refused_with_a_reason_and_health_still_answers(
         return real_ask(self, *args, **kw)
 
     monkeypatch.setattr(Assistant, "ask", held_ask)
-    with live_server(a, tmp_path, ui=False) as server, ThreadPoolExecutor(2) as pool:
-        client = httpx.Client(base_url=server.url, timeout=30, trust_env=False)
+    with in_process(create_app(a, ui=False), timeout=30) as client, ThreadPoolExecutor(2) as pool:
         first = pool.submit(client.post, "/api/ask", json={"question": NATO_QUESTION})
         assert entered.wait(30)
         busy = client.post("/api/ask", json={"question": NATO_QUESTION})
@@ -45,8 +45,7 @@ def test_overload_is_refused_with_a_reason_and_health_still_answers(
 
 def test_cors_is_off(tmp_path: Path) -> None:
     a = sample_assistant_in(tmp_path)
-    with live_server(a, tmp_path, ui=False) as server:
-        client = httpx.Client(base_url=server.url, timeout=30, trust_env=False)
+    with in_process(create_app(a, ui=False), timeout=30) as client:
         origin = {"Origin": "https://evil.example"}
         preflight = client.options(
             "/api/ask",
@@ -61,7 +60,7 @@ def test_cors_is_off(tmp_path: Path) -> None:
 def test_the_reliability_settings_are_documented() -> None:
     from assistant.settings import Settings
 
-    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text(encoding="utf-8")
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text(encoding="utf-8")
     names = ["max_concurrent_requests", "max_queued_requests", "queue_timeout_seconds",
              "ingest_lease_seconds", "ingest_batch_chunks", "log_level"]  # fmt: skip
     for name in names:
