@@ -1,41 +1,12 @@
-"""The answer contract on the sample corpus: cited, verbatim, refusing when it must."""
+"""The answers the real model gives on the sample corpus: the README's two questions, and its
+vectors reused between questions. The contract's mechanics (sessions, follow-ups, refusals,
+bad input) are tests/unit/test_answering.py."""
 
 from __future__ import annotations
 
-import re
-
 from assistant.app import Assistant
-from tests.conftest import NATO_QUESTION, TAIWAN_QUESTION
-
-CONTRACT_KEYS = {
-    "question",
-    "standalone_question",
-    "answered",
-    "answer",
-    "citations",
-    "retrieved",
-    "timings_ms",
-}
-
-
-def _markers(text: str) -> set[int]:
-    return {int(m) for m in re.findall(r"\[(\d+)\]", text)}
-
-
-def assert_contract(a: Assistant, d: dict) -> None:
-    assert set(d) >= CONTRACT_KEYS
-    assert set(d["timings_ms"]) >= {"retrieve", "answer"}
-    for r in d["retrieved"]:
-        assert {"rank", "source", "title", "score", "text"} <= set(r)
-    # every marker has a citation, every citation is used, numbered 1..n
-    assert _markers(d["answer"]) == {c["n"] for c in d["citations"]}
-    assert [c["n"] for c in d["citations"]] == list(range(1, len(d["citations"]) + 1))
-    docs = {rec["source"]: rec for rec in a.documents()}
-    for c in d["citations"]:
-        assert {"n", "source", "title", "url", "published", "quote", "start", "end"} <= set(c)
-        doc_id = docs[c["source"]]["doc_id"]
-        text = a.store.doc_texts([doc_id])[doc_id]
-        assert text[c["start"] : c["end"]] == c["quote"], "quote must be the stored text"
+from tests.support.contract import assert_contract
+from tests.support.samples import NATO_QUESTION, TAIWAN_QUESTION
 
 
 def test_nato_answer_cites_both_articles_verbatim(sample_assistant: Assistant) -> None:
@@ -67,46 +38,6 @@ def test_question_outside_the_documents_is_refused(sample_assistant: Assistant) 
     assert d["citations"] == []
     assert "do not contain" in d["answer"]
     assert "Taiwan" in d["answer"]
-
-
-def test_unrelated_question_without_names_is_refused(sample_assistant: Assistant) -> None:
-    d = sample_assistant.ask("What is a good recipe for lasagna with spinach?").to_dict()
-    assert d["answered"] is False
-    assert d["citations"] == []
-
-
-def test_follow_up_uses_the_previous_turn(sample_assistant: Assistant) -> None:
-    session = sample_assistant.new_session(keep=False)
-    first = sample_assistant.ask(NATO_QUESTION, session=session)
-    assert first.answered
-    follow = sample_assistant.ask("and what did he say about China?", session=session)
-    d = follow.to_dict()
-    assert_contract(sample_assistant, d)
-    assert d["answered"] is True
-    assert "Stoltenberg" in d["standalone_question"]
-    assert NATO_QUESTION in d["standalone_question"]
-    assert all("China" in c["quote"] or "Beijing" in c["quote"] for c in d["citations"])
-    assert len(sample_assistant.conversation(session)) == 2
-
-
-def test_sessions_persist_by_id(sample_assistant: Assistant) -> None:
-    sid = "persist-test"
-    sample_assistant.ask(NATO_QUESTION, session=sid)
-    sample_assistant.sessions._mem.clear()  # as after a restart
-    again = sample_assistant.sessions.get(sid)
-    assert [t.question for t in again.turns] == [NATO_QUESTION]
-    assert again.turns[0].citations[0].quote
-
-
-def test_bad_questions_are_rejected(sample_assistant: Assistant) -> None:
-    import pytest
-
-    with pytest.raises(ValueError, match="empty"):
-        sample_assistant.ask("   ")
-    with pytest.raises(ValueError, match="limit"):
-        sample_assistant.ask("x" * (sample_assistant.settings.answer.max_question_chars + 1))
-    with pytest.raises(ValueError, match="session_id"):
-        sample_assistant.ask(NATO_QUESTION, session="../../etc/passwd")
 
 
 def test_the_judge_reuses_unit_vectors(sample_assistant: Assistant) -> None:

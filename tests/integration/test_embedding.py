@@ -44,8 +44,3 @@ def test_llama_index_interface(embedder) -> None:  # type: ignore[no-untyped-def
     batch = embedder.get_text_embedding_batch(["ukraine", "war"])
     assert len(q) == MINILM_DIM and len(batch) == 2
     assert np.allclose(q, batch[0], atol=1e-5)
-
-
-def test_unknown_embedder_names_the_known_ones() -> None:
-    with pytest.raises(ValueError, match="minilm"):
-        make_embedder(Settings(embedder="nope"))

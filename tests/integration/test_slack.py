@@ -29,15 +29,13 @@ from assistant.fronts.http import create_app
 from assistant.fronts.slack import (
     APOLOGY,
     HINT,
-    SlackConfigError,
     TrackingExecutor,
-    slack_asgi_app,
     start_socket_mode,
 )
 from assistant.fronts.slack_messages import ANSWER_EVENT, SECTION_CHARS
 from assistant.settings import Settings
-from tests.conftest import NATO_QUESTION, TAIWAN_QUESTION
-from tests.fake_slack import BOT_ID, BOT_USER, FakeSlack, event_body, post_event
+from tests.support.fake_slack import BOT_ID, BOT_USER, FakeSlack, event_body, post_event
+from tests.support.samples import NATO_QUESTION, TAIWAN_QUESTION
 
 BOT_TOKEN = "xoxb-1111-TESTBOTTOKEN-never-log-me"
 APP_TOKEN = "xapp-1-TESTAPPTOKEN-never-log-me"
@@ -414,30 +412,3 @@ def test_assistant_slack_http_command_serves_signed_events(
     assert "serving the Events API" in err
     for secret in TOKENS:
         assert secret not in err
-
-
-def test_missing_slack_extra_gives_the_install_command(
-    sample_assistant: Assistant, slack_env: None, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    monkeypatch.setitem(sys.modules, "slack_bolt", None)  # as if not installed
-    with pytest.raises(SlackConfigError, match=r"pip install 'newsroom-assistant\[slack\]'"):
-        slack_asgi_app(sample_assistant, Settings())
-
-
-def test_assistant_slack_without_tokens_says_which_are_missing(
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
-    from typer.testing import CliRunner
-
-    from assistant.fronts.cli import app
-
-    for name in ("SLACK_BOT_TOKEN", "SLACK_APP_TOKEN", "SLACK_SIGNING_SECRET"):
-        monkeypatch.delenv(name, raising=False)
-    r = CliRunner().invoke(app, ["slack"])
-    assert r.exit_code == 1
-    assert "SLACK_BOT_TOKEN and SLACK_APP_TOKEN" in r.output
-    monkeypatch.setenv("SLACK_BOT_TOKEN", BOT_TOKEN)
-    r = CliRunner().invoke(app, ["slack", "--http"])
-    assert r.exit_code == 1
-    assert "SLACK_SIGNING_SECRET" in r.output
-    assert BOT_TOKEN not in r.output
