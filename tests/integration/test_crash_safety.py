@@ -27,7 +27,7 @@ EXTERNAL = {
     "after-batch-1": ("ingestion: indexed ", 1, 0.0),  # between batches
     "in-batch-3": ("ingestion: writing ", 4, 0.01),  # somewhere in a later batch
 }
-# Kills planted at an exact step of the write sequence (see tests/crashpoints.py).
+# Kills planted at an exact step of the write sequence (see tests/support/crashpoints.py).
 PLANTED = {
     "pending-written": "put_docs:3",  # batch 2's records say "pending", its chunks not yet written
     "old-chunks-deleted": "delete:2",
