@@ -1,4 +1,8 @@
-"""Fixtures for every test folder; the shared helpers themselves live in tests/support."""
+"""Fixtures for every test folder; the shared helpers themselves live in tests/support.
+
+tests/unit/conftest.py overrides ``sample_assistant`` with an index built by the hashed
+embedder; everywhere else it is built with the real model.
+"""
 
 from __future__ import annotations
 
@@ -9,7 +13,15 @@ from pathlib import Path
 
 import pytest
 
-from tests.support.samples import SAMPLE_CORPUS
+from assistant.app import Assistant
+from tests.support.samples import SAMPLE_CORPUS, sample_assistant_in
+
+
+@pytest.fixture(scope="session")
+def sample_assistant(tmp_path_factory: pytest.TempPathFactory) -> Assistant:
+    """The two sample articles, ingested once for the whole run with the real model
+    (read-only for tests)."""
+    return sample_assistant_in(tmp_path_factory.mktemp("sample"))
 
 
 @pytest.fixture

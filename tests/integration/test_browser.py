@@ -16,28 +16,11 @@ from urllib.parse import urlparse
 import pytest
 
 from assistant.app import NO_ANSWER
+from tests.support.browser import BROWSER_MARKS, CHROMIUM, CHROMIUM_ARGS, TIMEOUT_MS, ask
 from tests.support.live_server import LiveServer, live_server
 from tests.support.samples import NATO_QUESTION, TAIWAN_QUESTION, sample_assistant_in
 
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
-TIMEOUT_MS = 120_000
-
-pytestmark = [
-    pytest.mark.browser,
-    pytest.mark.skipif(
-        not Path(CHROMIUM).exists(),
-        reason=f"{CHROMIUM} is missing (apt-get install -y chromium chromium-driver)",
-    ),
-]
+pytestmark = BROWSER_MARKS
 
 
 @pytest.fixture(scope="module")
@@ -63,12 +46,6 @@ def page(server: LiveServer) -> Iterator[Any]:
             yield pg
         finally:
             browser.close()
-
-
-def ask(page: Any, question: str) -> None:
-    box = page.locator("#question textarea")
-    box.fill(question)
-    box.press("Enter")
 
 
 def test_asking_and_checking_a_citation(page: Any, server: LiveServer, tmp_path: Path) -> None:

@@ -13,8 +13,8 @@ from pydantic import SecretStr
 from assistant.app import Assistant
 from assistant.fronts.document_page import render
 from assistant.fronts.web import citation_html, document_link
-from tests.conftest import NATO_QUESTION
-from tests.live_server import live_server, sample_assistant_in
+from tests.support.live_server import live_server
+from tests.support.samples import NATO_QUESTION, sample_assistant_in
 
 
 def test_render_marks_the_quote_and_escapes_everything() -> None:

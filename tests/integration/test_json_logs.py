@@ -16,8 +16,8 @@ import httpx
 import pytest
 
 import assistant.logs as logs
-from tests.conftest import NATO_QUESTION, SAMPLE_CORPUS
-from tests.servers import cli_env, free_port, run_cli, stop, wait_http
+from tests.support.samples import NATO_QUESTION, SAMPLE_CORPUS
+from tests.support.servers import cli_env, free_port, run_cli, stop, wait_http
 
 SECRET = "tok-Json-5e4d3c2b1a"
 

@@ -17,9 +17,9 @@ from mcp.shared.exceptions import MCPError
 
 from assistant.app import NO_ANSWER, Assistant
 from assistant.fronts.mcp import build_server
-from tests.conftest import NATO_QUESTION, TAIWAN_QUESTION
-from tests.live_server import LiveServer, live_server, sample_assistant_in
-from tests.servers import cli_env
+from tests.support.live_server import LiveServer, live_server
+from tests.support.samples import NATO_QUESTION, TAIWAN_QUESTION, sample_assistant_in
+from tests.support.servers import cli_env
 
 
 def run(scenario: Callable[[Client], Awaitable[Any]], server: Any) -> Any:
@@ -179,7 +179,7 @@ def test_unknown_document_is_not_found(server: Any) -> None:
 
 
 def test_an_empty_index_says_to_ingest(tmp_path: Path) -> None:
-    from tests.conftest import make_settings
+    from tests.support.samples import make_settings
 
     empty = build_server(Assistant(make_settings(tmp_path)))
 

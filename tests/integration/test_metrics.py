@@ -13,9 +13,9 @@ import httpx
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
-from tests.conftest import NATO_QUESTION, TAIWAN_QUESTION
-from tests.fake_llm import FakeLLM, Running, Seen
-from tests.live_server import LiveServer, live_server, sample_assistant_in
+from tests.support.fake_llm import FakeLLM, Running, Seen
+from tests.support.live_server import LiveServer, live_server
+from tests.support.samples import NATO_QUESTION, TAIWAN_QUESTION, sample_assistant_in
 
 TOKEN = "metrics-token-4c1d"
 AUTH = {"Authorization": f"Bearer {TOKEN}"}

@@ -22,8 +22,8 @@ from typer.testing import CliRunner
 from assistant.app import NO_ANSWER, Assistant
 from assistant.fronts.cli import app
 from assistant.fronts.terminal import quoted, short_quote
-from tests.conftest import NATO_QUESTION, SAMPLE_CORPUS, TAIWAN_QUESTION, make_settings
-from tests.servers import cli_env
+from tests.support.samples import NATO_QUESTION, SAMPLE_CORPUS, TAIWAN_QUESTION, make_settings
+from tests.support.servers import cli_env
 
 runner = CliRunner()
 ANSI = re.compile(r"\x1b\[[0-9;]*m")

@@ -17,14 +17,11 @@ from typing import Any
 import pytest
 
 from assistant.app import NO_ANSWER
-from tests.conftest import NATO_QUESTION, TAIWAN_QUESTION
-from tests.live_server import LiveServer, live_server, sample_assistant_in
-from tests.test_browser import CHROMIUM, CHROMIUM_ARGS, TIMEOUT_MS, ask
+from tests.support.browser import BROWSER_MARKS, CHROMIUM, CHROMIUM_ARGS, TIMEOUT_MS, ask
+from tests.support.live_server import LiveServer, live_server
+from tests.support.samples import NATO_QUESTION, TAIWAN_QUESTION, sample_assistant_in
 
-pytestmark = [
-    pytest.mark.browser,
-    pytest.mark.skipif(not Path(CHROMIUM).exists(), reason=f"{CHROMIUM} is missing"),
-]
+pytestmark = BROWSER_MARKS
 # Emoji need an emoji font, which servers and kiosks often lack: the UI must not use them.
 EMOJI = re.compile("[\u2600-\u27bf\U0001f300-\U0001faff\ufe0f]")
 
