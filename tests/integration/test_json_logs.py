@@ -3,60 +3,19 @@ with the same redaction as the text logs."""
 
 from __future__ import annotations
 
-import io
 import json
-import logging
 import shutil
 import subprocess
 import sys
-from datetime import datetime
 from pathlib import Path
 
 import httpx
 import pytest
 
-import assistant.logs as logs
 from tests.support.samples import NATO_QUESTION, SAMPLE_CORPUS
 from tests.support.servers import cli_env, free_port, run_cli, stop, wait_http
 
 SECRET = "tok-Json-5e4d3c2b1a"
-
-
-def test_a_record_is_one_redacted_json_line() -> None:
-    logs.install_redaction()
-    logs.redactor().add(SECRET)
-    out = io.StringIO()
-    handler = logging.StreamHandler(out)
-    handler.setFormatter(logs.formatter("json"))
-    log = logging.getLogger("tests.json")
-    log.addHandler(handler)
-    log.propagate = False
-    token = logs.request_id.set("req-42")
-    try:
-        log.warning("calling %s with %s", "http://llm.local/v1", SECRET)
-        try:
-            raise RuntimeError(f"refused key {SECRET}\nsecond line")
-        except RuntimeError:
-            log.exception("it failed")
-    finally:
-        logs.request_id.reset(token)
-        log.removeHandler(handler)
-    log.info("outside a request")  # filtered by level; nothing written
-    lines = out.getvalue().splitlines()
-    assert len(lines) == 2  # the traceback stays inside its line
-    first, second = (json.loads(line) for line in lines)
-    assert set(first) == {"time", "level", "logger", "message", "request_id"}
-    assert first["message"] == "calling http://llm.local/v1 with ***"
-    assert first["level"] == "WARNING" and first["logger"] == "tests.json"
-    assert first["request_id"] == "req-42"
-    assert datetime.fromisoformat(first["time"]).utcoffset() is not None
-    assert "RuntimeError: refused key ***" in second["exception"]
-    assert SECRET not in out.getvalue()
-
-
-def test_text_stays_the_default() -> None:
-    assert not isinstance(logs.formatter(), logs.JsonFormatter)
-    assert isinstance(logs.formatter("json"), logs.JsonFormatter)
 
 
 @pytest.mark.slow

@@ -4,16 +4,8 @@ the sources list, and a cited document opened in full with its quote marked."""
 
 from __future__ import annotations
 
-import fcntl
-import os
-import pty
 import re
 import shutil
-import struct
-import subprocess
-import sys
-import termios
-import time
 from pathlib import Path
 
 import pytest
@@ -23,7 +15,6 @@ from assistant.app import NO_ANSWER, Assistant
 from assistant.fronts.cli import app
 from assistant.fronts.terminal import quoted, short_quote
 from tests.support.samples import NATO_QUESTION, SAMPLE_CORPUS, TAIWAN_QUESTION, make_settings
-from tests.support.servers import cli_env
 
 runner = CliRunner()
 ANSI = re.compile(r"\x1b\[[0-9;]*m")
@@ -124,57 +115,6 @@ def test_refusal_is_one_line_without_sources(index: Path) -> None:
     assert out.startswith(NO_ANSWER)
     assert out.count(NO_ANSWER) == 1 and "\n\n" not in out.strip()
     assert "Sources" not in out
-
-
-def run_in_terminal(args: list[str], cwd: Path, columns: int) -> str:
-    """``assistant ARGS`` with a pseudo-terminal of ``columns`` columns as its stdout."""
-    main, child = pty.openpty()
-    fcntl.ioctl(child, termios.TIOCSWINSZ, struct.pack("HHHH", 50, columns, 0, 0))
-    env = cli_env()
-    env.pop("COLUMNS", None)
-    env.pop("NO_COLOR", None)
-    env["TERM"] = "xterm-256color"
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "assistant", *args],
-        cwd=cwd,
-        env=env,
-        stdin=subprocess.DEVNULL,
-        stdout=child,
-        stderr=subprocess.PIPE,
-    )
-    os.close(child)
-    chunks: list[bytes] = []
-    deadline = time.monotonic() + 180
-    while time.monotonic() < deadline:
-        try:
-            data = os.read(main, 65536)
-        except OSError:  # the child closed the terminal
-            break
-        if not data:
-            break
-        chunks.append(data)
-    os.close(main)
-    proc.wait(30)
-    assert proc.returncode == 0, proc.stderr.read() if proc.stderr else ""
-    return b"".join(chunks).decode("utf-8").replace("\r\n", "\n")
-
-
-def test_terminal_shows_bold_markers_and_titles_piped_shows_none(
-    workdir: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    monkeypatch.chdir(workdir)
-    out = run_in_terminal(["ask", FINLAND], workdir, columns=90)
-    assert "\x1b[1m[1]\x1b[0m" in out, out
-    assert "\x1b[1m“NATO Reaffirms Long-Term Support" in out  # the title in the answer
-    assert "\x1b[1mSources:" in out
-    assert max(len(ANSI.sub("", line)) for line in out.splitlines()) <= 90
-    plain = run_in_terminal(["ask", FINLAND, "--plain"], workdir, columns=90)
-    assert "\x1b" not in plain
-    assert ANSI.sub("", out) == plain
-    # Not a terminal (as when piped): the same text, no escapes.
-    piped = runner.invoke(app, ["ask", FINLAND], env={"COLUMNS": "90", "TERM": "xterm-256color"})
-    assert piped.exit_code == 0, piped.output
-    assert piped.stdout.rstrip("\n") == plain.rstrip("\n")
 
 
 def test_open_prints_the_cited_document_with_the_quote_marked(index: Path) -> None:
