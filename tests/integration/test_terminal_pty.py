@@ -7,7 +7,6 @@ import fcntl
 import os
 import pty
 import re
-import shutil
 import struct
 import subprocess
 import sys
@@ -18,9 +17,8 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from assistant.app import Assistant
 from assistant.fronts.cli import app
-from tests.support.samples import SAMPLE_CORPUS, make_settings
+from tests.support.samples import ingested_folder
 from tests.support.servers import cli_env
 
 runner = CliRunner()
@@ -31,10 +29,7 @@ FINLAND = "What did Stoltenberg say about Finland?"
 @pytest.fixture(scope="module")
 def workdir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A folder with the sample corpus ingested into ./index (the CLI's default)."""
-    tmp = tmp_path_factory.mktemp("terminal")
-    shutil.copytree(SAMPLE_CORPUS, tmp / "corpus")
-    assert Assistant(make_settings(tmp)).ingest().docs_added == 2
-    return tmp
+    return ingested_folder(tmp_path_factory.mktemp("terminal"))
 
 
 def run_in_terminal(args: list[str], cwd: Path, columns: int) -> str:

@@ -7,10 +7,10 @@ from __future__ import annotations
 
 import pytest
 
-from assistant.answer.llm import build_evidence
 from assistant.answer.verification import Evidence, Verifier
 from assistant.app import Assistant
 from assistant.text import sentence_spans
+from tests.support.evidence import evidence_for, evidence_id
 from tests.support.samples import NATO_QUESTION
 
 REFUSALS = ["The documents do not contain an answer to this question."]
@@ -18,13 +18,7 @@ REFUSALS = ["The documents do not contain an answer to this question."]
 
 @pytest.fixture(scope="module")
 def evidence(sample_assistant: Assistant) -> tuple[list[Evidence], dict[str, str]]:
-    hits = sample_assistant.retrieve(NATO_QUESTION, top_k=8)
-    texts = sample_assistant.store.doc_texts([h.chunk.doc_id for h in hits])
-    return build_evidence(hits, texts, 100_000, lambda s: len(s) // 4), texts
-
-
-def _id(evidence: list[Evidence], phrase: str) -> int:
-    return next(e.n for e in evidence if phrase in e.text)
+    return evidence_for(sample_assistant, NATO_QUESTION)
 
 
 @pytest.mark.parametrize(
@@ -68,7 +62,7 @@ def test_claims_are_checked_against_the_cited_passage(
     verifier = Verifier(
         sample_assistant.settings, sample_assistant._embed_texts, sample_assistant.retriever.idf
     )
-    draft = verifier.verify(f"{claim} [{_id(evs, phrase)}]", evs, texts, REFUSALS)
+    draft = verifier.verify(f"{claim} [{evidence_id(evs, phrase)}]", evs, texts, REFUSALS)
     assert draft.answered is supported
     assert draft.verification is not None
     assert draft.verification["verified"] == int(supported)
@@ -121,7 +115,7 @@ def test_a_sentence_joining_two_passages_needs_both(
     kept: int,
 ) -> None:
     evs, texts = evidence
-    ids = [_id(evs, phrase) for phrase in cites]
+    ids = [evidence_id(evs, phrase) for phrase in cites]
     assert "Gaza" not in " ".join(e.text for e in evs if e.n in ids)
     marks = "".join(f"[{n}]" for n in ids)
     verifier = Verifier(

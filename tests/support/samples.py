@@ -30,3 +30,11 @@ def sample_assistant_in(tmp: Path, **settings: object) -> Assistant:
     assert report.docs_added == 2, report.summary()
     a.warm_up()
     return a
+
+
+def ingested_folder(tmp: Path) -> Path:
+    """``tmp`` with the sample corpus in ./corpus ingested into ./index: the CLI's defaults,
+    for commands run in that folder."""
+    shutil.copytree(SAMPLE_CORPUS, tmp / "corpus")
+    assert Assistant(make_settings(tmp)).ingest().docs_added == 2
+    return tmp

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-import ast
 from pathlib import Path
+
+from tests.support.imports import imported_modules
 
 ROOT = Path(__file__).resolve().parents[2]
 FRONTS = ROOT / "assistant" / "fronts"
@@ -20,20 +21,6 @@ ALLOWED = (
     "assistant.evaluation",
     "assistant.fronts",
 )
-
-
-def imported_modules(path: Path) -> list[tuple[int, str]]:
-    """Every module a file imports, at any depth (imports inside functions count too)."""
-    found: list[tuple[int, str]] = []
-    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
-        if isinstance(node, ast.Import):
-            found += [(node.lineno, alias.name) for alias in node.names]
-        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
-            found.append((node.lineno, node.module))
-            # "from assistant import text" imports the module assistant.text
-            if node.module == "assistant":
-                found += [(node.lineno, f"assistant.{a.name}") for a in node.names]
-    return found
 
 
 def _allowed(module: str) -> bool:

@@ -11,18 +11,7 @@ from collections.abc import Iterator
 import pytest
 
 import assistant.logs as logs
-
-SECRETS = {
-    "api_token": "tok-Api-6f1c9e2b7d",
-    "ui_password": "pw-Ui-41aa09c3",
-    "llm_api_key": "sk-test-Llm-9b8e7d6c5b4a39281706",
-}
-SLACK = {
-    "SLACK_BOT_TOKEN": "xoxb-1111-2222-SlackBot77",
-    "SLACK_APP_TOKEN": "xapp-1-A111-2222-SlackApp88",
-    "SLACK_SIGNING_SECRET": "sig-Slack-0f0e0d0c0b0a",
-}
-ALL_SECRETS = [*SECRETS.values(), *SLACK.values()]
+from tests.support.secrets import ALL_SECRETS, SECRETS, SLACK
 
 
 @pytest.fixture

@@ -5,7 +5,6 @@ the sources list, and a cited document opened in full with its quote marked."""
 from __future__ import annotations
 
 import re
-import shutil
 from pathlib import Path
 
 import pytest
@@ -14,7 +13,7 @@ from typer.testing import CliRunner
 from assistant.app import NO_ANSWER, Assistant
 from assistant.fronts.cli import app
 from assistant.fronts.terminal import quoted, short_quote
-from tests.support.samples import NATO_QUESTION, SAMPLE_CORPUS, TAIWAN_QUESTION, make_settings
+from tests.support.samples import NATO_QUESTION, TAIWAN_QUESTION, ingested_folder, make_settings
 
 runner = CliRunner()
 ANSI = re.compile(r"\x1b\[[0-9;]*m")
@@ -24,10 +23,7 @@ FINLAND = "What did Stoltenberg say about Finland?"
 @pytest.fixture(scope="module")
 def workdir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A folder with the sample corpus ingested into ./index (the CLI's default)."""
-    tmp = tmp_path_factory.mktemp("terminal")
-    shutil.copytree(SAMPLE_CORPUS, tmp / "corpus")
-    assert Assistant(make_settings(tmp)).ingest().docs_added == 2
-    return tmp
+    return ingested_folder(tmp_path_factory.mktemp("terminal"))
 
 
 @pytest.fixture

@@ -3,22 +3,14 @@ tests/support, never by importing a conftest or another test file."""
 
 from __future__ import annotations
 
-import ast
 from pathlib import Path
 
+from tests.support.imports import imported_modules
 from tests.support.samples import ROOT
 
 
 def _imports(path: Path) -> list[str]:
-    found = []
-    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
-        if isinstance(node, ast.Import):
-            found += [alias.name for alias in node.names]
-        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
-            found.append(node.module)
-            if node.module == "tests":
-                found += [f"tests.{alias.name}" for alias in node.names]
-    return found
+    return [module for _, module in imported_modules(path, package="tests")]
 
 
 def test_tests_and_benchmarks_import_only_tests_support() -> None:

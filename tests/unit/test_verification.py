@@ -6,9 +6,9 @@ from __future__ import annotations
 
 import pytest
 
-from assistant.answer.llm import build_evidence
 from assistant.answer.verification import Evidence, Verifier, split_claims
 from assistant.app import Assistant
+from tests.support.evidence import evidence_for, evidence_id
 from tests.support.samples import NATO_QUESTION
 
 REFUSALS = ["The documents do not contain an answer to this question."]
@@ -32,20 +32,14 @@ def test_markers_after_the_full_stop_belong_to_the_sentence_before() -> None:
 
 @pytest.fixture(scope="module")
 def evidence(sample_assistant: Assistant) -> tuple[list[Evidence], dict[str, str]]:
-    hits = sample_assistant.retrieve(NATO_QUESTION, top_k=8)
-    texts = sample_assistant.store.doc_texts([h.chunk.doc_id for h in hits])
-    return build_evidence(hits, texts, 100_000, lambda s: len(s) // 4), texts
-
-
-def _id(evidence: list[Evidence], phrase: str) -> int:
-    return next(e.n for e in evidence if phrase in e.text)
+    return evidence_for(sample_assistant, NATO_QUESTION)
 
 
 def test_citations_are_renumbered_in_order_of_first_use(
     sample_assistant: Assistant, evidence: tuple[list[Evidence], dict[str, str]]
 ) -> None:
     evs, texts = evidence
-    fuel, pledge = _id(evs, "drone jammers"), _id(evs, 'long-term support"')
+    fuel, pledge = evidence_id(evs, "drone jammers"), evidence_id(evs, 'long-term support"')
     answer = (
         "NATO has been delivering fuel, medical supplies, winter equipment and drone "
         f"jammers [{fuel}]. "
