@@ -1,5 +1,6 @@
-"""Fixtures for the live intake: a loopback web site the tests write, and assistants allowed
-to fetch from it (loopback is refused unless fetch_allow_hosts names it)."""
+"""Integration fixtures. The live intake's: a loopback web site the tests write
+(tests/support/news_site.py), and assistants allowed to fetch from it (loopback is refused
+unless fetch_allow_hosts names it)."""
 
 from __future__ import annotations
 
@@ -9,23 +10,13 @@ from pathlib import Path
 import pytest
 
 from assistant.app import Assistant
-from assistant.settings import Settings
-from tests.conftest import make_settings
-from tests.feeds.site import Site
-
-LOOPBACK = ["127.0.0.1"]
+from tests.support.news_site import Site, web_settings
 
 
 @pytest.fixture
 def site() -> Iterator[Site]:
     with Site().running() as s:
         yield s
-
-
-def web_settings(tmp: Path, **kw: object) -> Settings:
-    kw.setdefault("fetch_allow_hosts", LOOPBACK)
-    kw.setdefault("fetch_timeout", 5.0)
-    return make_settings(tmp, **kw)
 
 
 @pytest.fixture

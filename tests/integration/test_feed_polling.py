@@ -7,8 +7,8 @@ import time
 
 from assistant.app import Assistant
 from assistant.live.state import Feed
-from tests.feeds.pages import STORM, Story, article_html, atom, rss, story
-from tests.feeds.site import Site
+from tests.support.news_pages import STORM, Story, article_html, atom, rss, story
+from tests.support.news_site import Site
 
 FEED = "/feeds/local.xml"
 
@@ -87,7 +87,7 @@ def test_a_changed_item_replaces_its_document(web: Assistant, site: Site) -> Non
 
 
 def test_broken_feeds_are_reported_and_the_others_keep_going(tmp_path, site: Site) -> None:  # type: ignore[no-untyped-def]
-    from tests.feeds.conftest import web_settings
+    from tests.support.news_site import web_settings
 
     web = Assistant(web_settings(tmp_path, fetch_timeout=1.0, fetch_max_mb=1))
     good = publish(site, [story(0), story(1)])

@@ -10,8 +10,8 @@ import pytest
 from typer.testing import CliRunner
 
 from assistant.fronts.cli import app
-from tests.feeds.pages import STORM, article_html, rss, story
-from tests.feeds.site import Site
+from tests.support.news_pages import STORM, article_html, rss, story
+from tests.support.news_site import Site
 
 runner = CliRunner()
 

@@ -9,10 +9,10 @@ import pytest
 from gradio_client import Client
 from pydantic import SecretStr
 
-from tests.feeds.conftest import LOOPBACK
-from tests.feeds.pages import STORM, article_html, rss, story
-from tests.feeds.site import Site
-from tests.live_server import LiveServer, live_server, sample_assistant_in
+from tests.support.live_server import LiveServer, live_server
+from tests.support.news_pages import STORM, article_html, rss, story
+from tests.support.news_site import LOOPBACK, Site
+from tests.support.samples import sample_assistant_in
 
 TOKEN = "feeds-token-8c1d"
 AUTH = {"Authorization": f"Bearer {TOKEN}"}

@@ -11,9 +11,9 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.feeds.pages import article_html, rss, story
-from tests.feeds.site import Site
-from tests.servers import chroma_server, cli_env, run_cli, start_serve, stop, wait_http
+from tests.support.news_pages import article_html, rss, story
+from tests.support.news_site import Site
+from tests.support.servers import chroma_server, cli_env, run_cli, start_serve, stop, wait_http
 
 pytestmark = pytest.mark.slow
 

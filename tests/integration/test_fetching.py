@@ -11,7 +11,7 @@ from assistant.errors import FetchFailed, InvalidUrl
 from assistant.live.fetch import Fetcher, check_url
 from assistant.live.intake import make_fetcher
 from assistant.settings import LiveSettings
-from tests.feeds.site import Site
+from tests.support.news_site import Site
 
 PAGE = "<html><body><p>hello</p></body></html>"
 

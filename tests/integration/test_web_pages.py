@@ -8,8 +8,8 @@ import pytest
 from assistant.app import Assistant
 from assistant.errors import InvalidRequest
 from assistant.live.articles import canonical_url, extract_article, same_site
-from tests.feeds.pages import STORM, Story, article_html, rss
-from tests.feeds.site import Site
+from tests.support.news_pages import STORM, Story, article_html, rss
+from tests.support.news_site import Site
 
 FURNITURE = [
     "Advertisement", "Miracle Gadget", "newsletter", "morning briefing", "sunnyday77",

@@ -15,6 +15,10 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from email.utils import formatdate
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+from assistant.settings import Settings
+from tests.support.samples import make_settings
 
 
 @dataclass
@@ -153,3 +157,13 @@ class Site:
             server.shutdown()
             server.server_close()
             thread.join(10)
+
+
+LOOPBACK = ["127.0.0.1"]
+
+
+def web_settings(tmp: Path, **kw: object) -> Settings:
+    """Settings for an index in ``tmp`` that may fetch from loopback (the test site)."""
+    kw.setdefault("fetch_allow_hosts", LOOPBACK)
+    kw.setdefault("fetch_timeout", 5.0)
+    return make_settings(tmp, **kw)

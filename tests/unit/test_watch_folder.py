@@ -10,7 +10,7 @@ import pytest
 
 import assistant.index.ingestion as ingestion
 from assistant.app import Assistant
-from tests.conftest import make_settings
+from tests.support.samples import make_settings
 
 NOTE = (
     "{town} council meeting\n\nThe council of {town} agreed on {what} at its meeting on Monday.\n"
