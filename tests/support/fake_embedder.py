@@ -43,7 +43,6 @@ class HashedEmbedding(BaseEmbedding):
 
     _stemmer: Stemmer.Stemmer = PrivateAttr()
     _lock: threading.Lock = PrivateAttr(default_factory=threading.Lock)
-    calls: int = 0  # embed_texts calls, for tests that check caching
 
     def __init__(self, **kw: object) -> None:
         super().__init__(model_name=NAME, **kw)
@@ -69,7 +68,6 @@ class HashedEmbedding(BaseEmbedding):
 
     def embed_texts(self, texts: list[str]) -> np.ndarray:
         """(n, 384) float32 unit vectors, in the order given."""
-        self.calls += 1
         if not texts:
             return np.zeros((0, DIM), dtype=np.float32)
         return np.stack([self.vector(t) for t in texts])
