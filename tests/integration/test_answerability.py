@@ -14,8 +14,8 @@ from assistant.answer.question import analyse
 from assistant.answer.refusal import NO_ANSWER, indirect
 from assistant.answer.segments import document_units, quotes_balanced
 from assistant.app import Assistant
-from tests.conftest import NATO_QUESTION, SAMPLE_CORPUS, make_settings
-from tests.test_answering import assert_contract
+from tests.support.contract import assert_contract
+from tests.support.samples import NATO_QUESTION, SAMPLE_CORPUS, make_settings
 
 REFUSED = {
     "Who will host the next NATO summit?": "They mention NATO but not who will host the next "

@@ -1,5 +1,6 @@
-"""Shared pieces of the security tests: credentials, in-process ASGI calls, clients with their
-own loopback source address (the server tells clients apart by address)."""
+"""Shared pieces of the security tests (tests/security): credentials, in-process ASGI
+calls, clients with their own loopback source address (the server tells clients apart by
+address)."""
 
 from __future__ import annotations
 

@@ -10,10 +10,10 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from assistant.app import NO_ANSWER, Assistant
+from assistant.app import NO_ANSWER
 from assistant.fronts.cli import app
 from assistant.fronts.terminal import quoted, short_quote
-from tests.support.samples import NATO_QUESTION, TAIWAN_QUESTION, ingested_folder, make_settings
+from tests.support.samples import NATO_QUESTION, TAIWAN_QUESTION, ingested_folder
 
 runner = CliRunner()
 ANSI = re.compile(r"\x1b\[[0-9;]*m")
