@@ -1,6 +1,6 @@
 """The answers the real model gives on the sample corpus: the README's two questions, and its
-vectors reused between questions. The contract's mechanics (sessions, follow-ups, refusals,
-bad input) are tests/unit/test_answering.py."""
+vectors reused between questions, a follow-up it answers. The contract's mechanics (sessions,
+refusals, bad input) are tests/unit/test_answering.py."""
 
 from __future__ import annotations
 
@@ -61,3 +61,17 @@ def test_the_judge_reuses_unit_vectors(sample_assistant: Assistant) -> None:
     again = answerer.draft(NATO_QUESTION, hits, texts)
     assert [c.quote for c in again.citations] == [c.quote for c in first.citations]
     assert embedded == [NATO_QUESTION], "unit vectors come from the cache the second time"
+
+
+def test_follow_up_uses_the_previous_turn(sample_assistant: Assistant) -> None:
+    session = sample_assistant.new_session(keep=False)
+    first = sample_assistant.ask(NATO_QUESTION, session=session)
+    assert first.answered
+    follow = sample_assistant.ask("and what did he say about China?", session=session)
+    d = follow.to_dict()
+    assert_contract(sample_assistant, d)
+    assert d["answered"] is True
+    assert "Stoltenberg" in d["standalone_question"]
+    assert NATO_QUESTION in d["standalone_question"]
+    assert all("China" in c["quote"] or "Beijing" in c["quote"] for c in d["citations"])
+    assert len(sample_assistant.conversation(session)) == 2

@@ -26,20 +26,6 @@ def test_unrelated_question_without_names_is_refused(sample_assistant: Assistant
     assert d["citations"] == []
 
 
-def test_follow_up_uses_the_previous_turn(sample_assistant: Assistant) -> None:
-    session = sample_assistant.new_session(keep=False)
-    first = sample_assistant.ask(NATO_QUESTION, session=session)
-    assert first.answered
-    follow = sample_assistant.ask("and what did he say about China?", session=session)
-    d = follow.to_dict()
-    assert_contract(sample_assistant, d)
-    assert d["answered"] is True
-    assert "Stoltenberg" in d["standalone_question"]
-    assert NATO_QUESTION in d["standalone_question"]
-    assert all("China" in c["quote"] or "Beijing" in c["quote"] for c in d["citations"])
-    assert len(sample_assistant.conversation(session)) == 2
-
-
 def test_sessions_persist_by_id(sample_assistant: Assistant) -> None:
     sid = "persist-test"
     sample_assistant.ask(NATO_QUESTION, session=sid)
