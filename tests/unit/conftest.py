@@ -12,7 +12,7 @@ import pytest
 
 import tests.support.fake_embedder as fake_embedder
 from assistant.app import Assistant
-from assistant.index.embedders.minilm import MiniLMEmbedding
+from assistant.index.embedders.minilm import OnnxSentenceEmbedding
 from tests.support.samples import sample_assistant_in
 from tests.support.scripted_llm import SCRIPT, Script
 
@@ -23,12 +23,12 @@ def _fast_backends() -> Iterator[None]:
     hashed embedder, and the real model refuses to load: a unit test that needs it belongs in
     tests/integration. Undone when the unit tests are over, before any other folder's run."""
 
-    def refuse(self: MiniLMEmbedding) -> None:
+    def refuse(self: OnnxSentenceEmbedding) -> None:
         raise AssertionError("a unit test loaded the MiniLM model; move it to tests/integration")
 
     with pytest.MonkeyPatch.context() as mp:
         mp.setenv("ASSISTANT_EMBEDDER", fake_embedder.NAME)
-        mp.setattr(MiniLMEmbedding, "_load", refuse)
+        mp.setattr(OnnxSentenceEmbedding, "_load", refuse)
         yield
 
 

@@ -13,8 +13,8 @@ from llama_index.core.schema import NodeWithScore, TextNode
 from assistant.app import Assistant
 from assistant.index.store import chunk_number
 from assistant.search.postprocess import DatePrior, DocumentsFirst, LeadPrior, NearDuplicates
-from tests.conftest import make_settings
-from tests.test_evaluation import write_dataset
+from tests.support.samples import make_settings
+from tests.support.tinyqa import write_dataset
 
 
 def nws(cid: str, score: float, text: str = "", published: int = 0) -> NodeWithScore:

@@ -1,14 +1,13 @@
-"""Time-split validation: the week partition, the per-part report, why answers miss, and the
-choose-on-one-part, check-on-the-other rule for tuned settings."""
+"""Time-split validation: the week partition, why answers miss, and the choose-on-one-part,
+check-on-the-other rule for tuned settings (the per-part report with the real model is in
+tests/integration/test_time_split_runs.py)."""
 
 from __future__ import annotations
 
-import json
 import random
 from pathlib import Path
 
 import pytest
-from typer.testing import CliRunner
 
 from assistant.app import Assistant
 from assistant.evaluation.runner import Benchmark, load_questions, says_gold
@@ -27,11 +26,8 @@ from assistant.evaluation.tuning import (
     settings_chosen_on,
     verdict_table,
 )
-from assistant.fronts.cli import app
-from tests.conftest import make_settings
-from tests.test_evaluation import write_dataset
+from tests.support.tinyqa import weekly_assistant
 
-runner = CliRunner()
 FRIDAYS = [(6, 17), (6, 24), (7, 1), (7, 8), (7, 15), (7, 22), (7, 29), (8, 5), (8, 12), (8, 19),
            (8, 26)]  # fmt: skip
 WEEKS = [f"2022{m:02d}{d:02d}" for m, d in FRIDAYS]
@@ -145,41 +141,10 @@ def test_ties_go_to_plain_then_the_current_default_then_the_nearest_to_plain() -
     assert settings_chosen_on([v], "first") == {("retrieval", "lead_boost"): 0.0}
 
 
-# --- the report and the tuner on a small benchmark spanning weeks ---------------------------------
-def dataset_over_weeks(folder: Path) -> Path:
-    """The tiny benchmark of test_evaluation with its questions spread over three weeks."""
-    data = write_dataset(folder)
-    rows = [json.loads(x) for x in (data / "dev.jsonl").read_text(encoding="utf-8").splitlines()]
-    for row, week in zip(rows, ["20220610", "20220617", "20220617", "20220624"], strict=True):
-        row["week"] = week
-    (data / "dev.jsonl").write_text("\n".join(json.dumps(r) for r in rows), encoding="utf-8")
-    return data
-
-
+# --- the tuner on a small benchmark spanning weeks ------------------------------------------------
 @pytest.fixture(scope="module")
 def weekly(tmp_path_factory: pytest.TempPathFactory) -> tuple[Assistant, Path]:
-    tmp = tmp_path_factory.mktemp("weekly")
-    data = dataset_over_weeks(tmp / "weeklyqa")
-    a = Assistant(make_settings(tmp))
-    a.ingest([data / "corpus.jsonl"])
-    return a, data
-
-
-def test_eval_reports_both_parts_side_by_side(weekly: tuple[Assistant, Path]) -> None:
-    a, data = weekly
-    index = str(a.settings.index.index_dir)
-    r = runner.invoke(app, ["eval", str(data), "--index", index])
-    assert r.exit_code == 0, r.output
-    # Weeks 0610 and 0617 choose, 0624 checks: 3 questions and 1.
-    assert "| metric | first 2/3: 2 weeks 20220610..20220617 (3 q) " in r.stdout
-    assert "| last 1/3: 1 weeks 20220624 (1 q) | last - first | all (4 q) |" in r.stdout
-    assert "| mrr@10 | 1.000 | 1.000 | +0.000 | 1.000 |" in r.stdout
-    assert "| all misses (of 4 questions) | 0 | 0 | 0 |" in r.stdout
-    r = runner.invoke(app, ["eval", str(data), "--index", index, "--json"])
-    report = json.loads(r.stdout)
-    assert report["time_split"]["first"]["weeks"] == ["20220610", "20220617"]
-    assert report["time_split"]["last"]["questions"] == 1
-    assert report["answer_misses"] == {"first": {}, "last": {}, "all": {}}
+    return weekly_assistant(tmp_path_factory.mktemp("weekly"))
 
 
 def test_the_tuner_scores_each_value_on_both_parts_and_restores_the_settings(
@@ -201,31 +166,3 @@ def test_the_tuner_scores_each_value_on_both_parts_and_restores_the_settings(
     assert v.forward.chosen == 0.0 and v.reverse.chosen == 0.0 and not v.keep
     both = tuner.with_values({("retrieval", "lead_boost"): 0.3, ("retrieval", "rrf_k"): 10.0})
     assert both["first"][MRR] == 1.0 and a.settings.retrieval.rrf_k == 60.0
-
-
-# --- the benchmark itself (slow: ingests the realtimeqa corpus, minutes on 2 cores)  --------------
-def realtimeqa() -> Path | None:
-    from assistant.errors import DatasetError
-    from assistant.evaluation.runner import resolve_dataset
-
-    try:  # shared/datasets/realtimeqa above this checkout, wherever the worktree is
-        return resolve_dataset("realtimeqa", [Path(__file__).resolve().parent])
-    except DatasetError:
-        return None
-
-
-@pytest.mark.slow
-@pytest.mark.skipif(realtimeqa() is None, reason="benchmark not present")
-@pytest.mark.timeout(3600)
-def test_realtimeqa_holds_on_the_weeks_it_was_not_tuned_on(tmp_path: Path) -> None:
-    from assistant.evaluation.runner import run_eval, score
-
-    dataset = realtimeqa()
-    assert dataset is not None
-    report = run_eval(Assistant(make_settings(tmp_path)), dataset)
-    by_part = report.by_part()
-    first, last = score(by_part["first"]), score(by_part["last"])
-    assert (len(by_part["first"]), len(by_part["last"])) == (66, 37)
-    # Issue 17's bar for the weeks the defaults were checked on, and the gap between parts.
-    assert last["hits@1"] >= 0.80 and last["mrr@10"] >= 0.87, last
-    assert abs(first["mrr@10"] - last["mrr@10"]) <= 0.05, (first, last)
