@@ -36,8 +36,8 @@ def answerable(a: object, question: str, url: str) -> bool:
 def one_run(n: int, tmp: Path, embedder: object) -> dict[str, float]:
     from assistant.app import Assistant
     from assistant.settings import Settings
-    from tests.feeds.pages import article_html, rss, story
-    from tests.feeds.site import Site
+    from tests.support.news_pages import article_html, rss, story
+    from tests.support.news_site import Site
 
     items = [story(i) for i in range(n)]
     last = items[-1]

@@ -2,8 +2,9 @@
 
 Builds an index of the sample corpus in a temp dir and answers the same questions with the
 extractive answerer (the baseline) and with the LLM path against an instant scripted
-OpenAI-compatible server on 127.0.0.1 (tests/fake_llm.py), so the difference is our own work:
-fitting evidence, the HTTP round trip through llama-index's OpenAILike, and verification.
+OpenAI-compatible server on 127.0.0.1 (tests/support/fake_llm.py), so the difference is our
+own work: fitting evidence, the HTTP round trip through llama-index's OpenAILike, and
+verification.
 Verification alone is timed on the same scripted answers. Sentence-vector caches are
 cleared before every run (a new question usually cites passages not seen before), so all
 columns are cold. Prints medians over --runs.
@@ -31,7 +32,7 @@ from assistant.answer.llm import LLMAnswerer, build_evidence  # noqa: E402
 from assistant.answer.verification import Evidence  # noqa: E402
 from assistant.app import Assistant  # noqa: E402
 from assistant.settings import Settings  # noqa: E402
-from tests.fake_llm import FakeLLM, Running, Seen  # noqa: E402
+from tests.support.fake_llm import FakeLLM, Running, Seen  # noqa: E402
 
 QUESTIONS = [
     ("What support did NATO pledge to Ukraine?", ["long-term support", "as long as it takes"]),

@@ -27,7 +27,7 @@ import assistant  # noqa: E402,F401  (offline switches first)
 from assistant.app import Assistant  # noqa: E402
 from assistant.fronts.slack import slack_asgi_app  # noqa: E402
 from assistant.settings import Settings  # noqa: E402
-from tests.fake_slack import BOT_USER, FakeSlack, event_body, post_event  # noqa: E402
+from tests.support.fake_slack import BOT_USER, FakeSlack, event_body, post_event  # noqa: E402
 
 QUESTIONS = [
     "What support did NATO pledge to Ukraine?",

@@ -1,4 +1,8 @@
-"""Shared fixtures: small real indexes built in temp dirs, and a network guard."""
+"""Fixtures for every test folder; the shared helpers themselves live in tests/support.
+
+tests/unit/conftest.py overrides ``sample_assistant`` with an index built by the hashed
+embedder; everywhere else it is built with the real model.
+"""
 
 from __future__ import annotations
 
@@ -9,33 +13,21 @@ from pathlib import Path
 
 import pytest
 
-import assistant  # noqa: F401  (offline switches first)
 from assistant.app import Assistant
-from assistant.settings import Settings
-
-ROOT = Path(__file__).resolve().parents[1]
-SAMPLE_CORPUS = ROOT / "corpus"
-NATO_QUESTION = "What support did NATO pledge to Ukraine?"
-TAIWAN_QUESTION = "What did NATO decide about Taiwan's defence budget?"
-
-
-def make_settings(tmp: Path, **kw: object) -> Settings:
-    return Settings(index_dir=tmp / "index", corpus_dir=tmp / "corpus", **kw)  # type: ignore[arg-type]
+from tests.support.samples import SAMPLE_CORPUS, sample_assistant_in
 
 
 @pytest.fixture(scope="session")
 def sample_assistant(tmp_path_factory: pytest.TempPathFactory) -> Assistant:
-    """The two sample articles, ingested once for the whole run (read-only for tests)."""
-    tmp = tmp_path_factory.mktemp("sample")
-    shutil.copytree(SAMPLE_CORPUS, tmp / "corpus")
-    a = Assistant(make_settings(tmp))
-    report = a.ingest()
-    assert report.docs_added == 2, report.summary()
-    return a
+    """The two sample articles, ingested once for the whole run with the real model
+    (read-only for tests)."""
+    return sample_assistant_in(tmp_path_factory.mktemp("sample"))
 
 
 @pytest.fixture
 def corpus_dir(tmp_path: Path) -> Path:
+    """A copy of the sample corpus at ``tmp_path/corpus`` (the default corpus of
+    ``make_settings(tmp_path)``)."""
     d = tmp_path / "corpus"
     shutil.copytree(SAMPLE_CORPUS, d)
     return d

@@ -19,9 +19,9 @@ import pytest
 from uvicorn.logging import AccessFormatter
 
 import assistant.logs as logs
-from tests.conftest import NATO_QUESTION, SAMPLE_CORPUS
-from tests.security.conftest import PASSWORD, TOKEN
-from tests.servers import cli_env, free_port, run_cli, wait_http
+from tests.support.samples import NATO_QUESTION, SAMPLE_CORPUS
+from tests.support.security import PASSWORD, TOKEN
+from tests.support.servers import cli_env, free_port, run_cli, wait_http
 
 ACCESS = re.compile(r'INFO: +127\.0\.0\.1:\d+ - "(\w+) (\S+) HTTP/1\.1" (\d{3})')
 

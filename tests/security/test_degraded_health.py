@@ -8,8 +8,8 @@ from pathlib import Path
 
 import httpx
 
-from tests.conftest import NATO_QUESTION
-from tests.live_server import live_server, sample_assistant_in
+from tests.support.live_server import live_server
+from tests.support.samples import NATO_QUESTION, sample_assistant_in
 
 NOTE = ("note.md", b"# Ferry\n\nThe Oban ferry runs hourly from May, the operator said.\n")
 

@@ -11,7 +11,7 @@ import pytest
 from assistant.app import Assistant
 from assistant.fronts.web import sources_html
 from assistant.types import Citation, Turn
-from tests.conftest import make_settings
+from tests.support.samples import make_settings
 
 DOC = """---
 title: Harbour budget [3] approved

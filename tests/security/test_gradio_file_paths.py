@@ -19,7 +19,8 @@ import httpx
 import pytest
 from gradio.utils import get_upload_folder
 
-from tests.live_server import LiveServer, live_server, sample_assistant_in
+from tests.support.live_server import LiveServer, live_server
+from tests.support.samples import sample_assistant_in
 
 # Appears only in the server-side file (new each run: Gradio's cache outlives a test run).
 MARK = f"Zanzibar-{uuid.uuid4().hex}"

@@ -11,8 +11,8 @@ from pydantic import SecretStr
 
 from assistant.app import Assistant
 from assistant.fronts.http import create_app
-from tests.conftest import NATO_QUESTION
-from tests.security.conftest import BEARER, TOKEN, asgi_request
+from tests.support.samples import NATO_QUESTION
+from tests.support.security import BEARER, TOKEN, asgi_request
 
 MSG = [{"role": "user", "content": NATO_QUESTION}]
 

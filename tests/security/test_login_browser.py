@@ -11,9 +11,9 @@ from typing import Any
 import pytest
 from pydantic import SecretStr
 
-from tests.conftest import NATO_QUESTION
-from tests.live_server import LiveServer, live_server, sample_assistant_in
-from tests.security.conftest import PASSWORD, TOKEN, USERNAME
+from tests.support.live_server import LiveServer, live_server
+from tests.support.samples import NATO_QUESTION, sample_assistant_in
+from tests.support.security import PASSWORD, TOKEN, USERNAME
 
 CHROMIUM = "/usr/bin/chromium"
 pytestmark = [

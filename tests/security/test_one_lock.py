@@ -16,10 +16,10 @@ from pydantic import SecretStr
 from starlette.responses import PlainTextResponse
 
 from assistant.fronts.http import create_app
-from tests.conftest import NATO_QUESTION
-from tests.live_server import LiveServer, live_server, sample_assistant_in
-from tests.security.conftest import BEARER, PASSWORD, TOKEN, USERNAME, asgi_get, asgi_request
-from tests.servers import cli_env, free_port, run_cli, start_cli, stop, wait_http
+from tests.support.live_server import LiveServer, live_server
+from tests.support.samples import NATO_QUESTION, sample_assistant_in
+from tests.support.security import BEARER, PASSWORD, TOKEN, USERNAME, asgi_get, asgi_request
+from tests.support.servers import cli_env, free_port, run_cli, start_cli, stop, wait_http
 
 # Every kind of door the server has, asked without credentials.
 DOORS = [

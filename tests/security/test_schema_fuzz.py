@@ -18,7 +18,7 @@ from pydantic import SecretStr
 
 from assistant.app import Assistant
 from assistant.fronts.http import create_app
-from tests.security.conftest import BEARER, TOKEN, asgi_request
+from tests.support.security import BEARER, TOKEN, asgi_request
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(3600), pytest.mark.usefixtures("loopback_only")]
 EXAMPLES = 150  # per operation and mode

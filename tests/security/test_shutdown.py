@@ -13,8 +13,8 @@ from pathlib import Path
 
 import httpx
 
-from tests.conftest import SAMPLE_CORPUS
-from tests.servers import cli_env, free_port, run_cli, wait_http
+from tests.support.samples import SAMPLE_CORPUS
+from tests.support.servers import cli_env, free_port, run_cli, wait_http
 
 GRACE_S = 20  # far above the server's own few seconds: only a hang fails this
 

@@ -15,9 +15,9 @@ from pydantic import SecretStr
 
 from assistant.app import Assistant
 from assistant.fronts.http import JSON_BODY_LIMIT, create_app
-from tests.conftest import NATO_QUESTION, make_settings
-from tests.live_server import live_server, sample_assistant_in
-from tests.security.conftest import BEARER, TOKEN, raw_call
+from tests.support.live_server import live_server
+from tests.support.samples import NATO_QUESTION, make_settings, sample_assistant_in
+from tests.support.security import BEARER, TOKEN, raw_call
 
 CHUNK = 64 * 1024
 

@@ -13,8 +13,8 @@ import pytest
 
 from assistant.app import Assistant
 from assistant.fronts.http import create_app
-from tests.conftest import NATO_QUESTION
-from tests.live_server import live_server
+from tests.support.live_server import live_server
+from tests.support.samples import NATO_QUESTION
 
 BAD = "NATO \ud800 Ukraine \udfff"
 Q = NATO_QUESTION

@@ -15,9 +15,9 @@ from typing import Any
 import pytest
 
 from assistant.app import Assistant
-from tests.conftest import NATO_QUESTION
-from tests.live_server import LiveServer, live_server, sample_assistant_in
-from tests.security.conftest import from_address
+from tests.support.live_server import LiveServer, live_server
+from tests.support.samples import NATO_QUESTION, sample_assistant_in
+from tests.support.security import from_address
 
 PER_CLIENT = 3
 

@@ -1,0 +1,86 @@
+"""Run the `assistant` CLI with a SIGKILL planted at an exact step of ingestion's writes.
+
+A kill from outside lands wherever the process happens to be; these land *inside* a write
+sequence, deterministically. Usage (what tests/integration/test_crash_safety.py runs):
+
+    CRASH_AT=add:2 python -m tests.support.crashpoints ingest --index index
+
+``CRASH_AT`` is ``<step>:<n>``: the process SIGKILLs itself at the n-th call of the step:
+  put_docs   right after the n-th document-record write (odd n: a batch's "pending" records,
+             even n: its final records)
+  delete     right after the n-th deletion of old chunks
+  add        in the middle of the n-th chunk write: half its chunks are stored, then the kill
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import sys
+from typing import Any
+
+
+def _die() -> None:
+    sys.stderr.flush()
+    os.kill(os.getpid(), signal.SIGKILL)
+
+
+def install(spec: str) -> None:
+    from llama_index.vector_stores.chroma import ChromaVectorStore
+
+    from assistant.index.store import Store
+
+    step, _, number = spec.partition(":")
+    target = int(number or 1)
+    calls = {"n": 0}
+
+    def counted() -> bool:
+        calls["n"] += 1
+        return calls["n"] == target
+
+    if step == "put_docs":
+        real_put = Store.put_docs
+
+        def put_docs(self: Store, items: Any) -> None:
+            real_put(self, items)
+            if counted():
+                _die()
+
+        Store.put_docs = put_docs  # type: ignore[method-assign]
+    elif step == "delete":
+        real_delete = Store.delete_chunks_of
+
+        def delete_chunks_of(self: Store, *doc_ids: str) -> int:
+            n = real_delete(self, *doc_ids)
+            if counted():
+                _die()
+            return n
+
+        Store.delete_chunks_of = delete_chunks_of  # type: ignore[method-assign]
+    elif step == "add":
+        real_add = ChromaVectorStore.add
+
+        def add(self: Any, nodes: list[Any], **kw: Any) -> list[str]:
+            if counted():
+                real_add(self, nodes[: max(1, len(nodes) // 2)], **kw)
+                _die()
+            return real_add(self, nodes, **kw)
+
+        ChromaVectorStore.add = add  # type: ignore[method-assign]
+    else:
+        raise SystemExit(f"unknown crash step {step!r}")
+
+
+def main() -> None:
+    import assistant  # noqa: F401  (offline switches first)
+
+    spec = os.environ.get("CRASH_AT")
+    if spec:
+        install(spec)
+    from assistant.fronts.cli import main as cli_main
+
+    cli_main(sys.argv[1:])
+
+
+if __name__ == "__main__":
+    main()

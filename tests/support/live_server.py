@@ -1,0 +1,51 @@
+"""The real server (uvicorn + FastAPI + Gradio) on a free loopback port, in a thread."""
+
+from __future__ import annotations
+
+import socket
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+import uvicorn
+
+from assistant.app import Assistant
+from assistant.fronts.http import create_app
+
+
+@dataclass
+class LiveServer:
+    url: str
+    assistant: Assistant
+    tmp: Path
+
+
+@contextmanager
+def live_server(assistant: Assistant, tmp: Path, ui: bool = True) -> Iterator[LiveServer]:
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind(("127.0.0.1", 0))  # the port is ours from here on: no race with other tests
+    port = sock.getsockname()[1]
+    config = uvicorn.Config(
+        create_app(assistant, ui=ui),
+        log_level="warning",
+        lifespan="on",
+        timeout_graceful_shutdown=1,
+    )
+    server = uvicorn.Server(config)
+    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 60
+    while not server.started:
+        if not thread.is_alive() or time.monotonic() > deadline:
+            raise RuntimeError("the server did not start")
+        time.sleep(0.05)
+    try:
+        yield LiveServer(f"http://127.0.0.1:{port}", assistant, tmp)
+    finally:
+        server.should_exit = True
+        thread.join(timeout=15)
+        sock.close()
