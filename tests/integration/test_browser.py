@@ -17,17 +17,15 @@ import pytest
 
 from assistant.app import NO_ANSWER
 from tests.support.browser import BROWSER_MARKS, CHROMIUM, CHROMIUM_ARGS, TIMEOUT_MS, ask
-from tests.support.live_server import LiveServer, live_server
-from tests.support.samples import NATO_QUESTION, TAIWAN_QUESTION, sample_assistant_in
+from tests.support.live_server import LiveServer, sample_server
+from tests.support.samples import NATO_QUESTION, TAIWAN_QUESTION
 
 pytestmark = BROWSER_MARKS
 
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
-    tmp = tmp_path_factory.mktemp("browser")
-    with live_server(sample_assistant_in(tmp), tmp) as srv:
-        yield srv
+    yield from sample_server(tmp_path_factory.mktemp("browser"))
 
 
 @pytest.fixture

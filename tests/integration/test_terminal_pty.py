@@ -6,7 +6,6 @@ from __future__ import annotations
 import fcntl
 import os
 import pty
-import re
 import struct
 import subprocess
 import sys
@@ -20,10 +19,9 @@ from typer.testing import CliRunner
 from assistant.fronts.cli import app
 from tests.support.samples import ingested_folder
 from tests.support.servers import cli_env
+from tests.support.terminal import ANSI, FINLAND
 
 runner = CliRunner()
-ANSI = re.compile(r"\x1b\[[0-9;]*m")
-FINLAND = "What did Stoltenberg say about Finland?"
 
 
 @pytest.fixture(scope="module")

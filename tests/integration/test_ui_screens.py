@@ -18,8 +18,8 @@ import pytest
 
 from assistant.app import NO_ANSWER
 from tests.support.browser import BROWSER_MARKS, CHROMIUM, CHROMIUM_ARGS, TIMEOUT_MS, ask
-from tests.support.live_server import LiveServer, live_server
-from tests.support.samples import NATO_QUESTION, TAIWAN_QUESTION, sample_assistant_in
+from tests.support.live_server import LiveServer, sample_server
+from tests.support.samples import NATO_QUESTION, TAIWAN_QUESTION
 
 pytestmark = BROWSER_MARKS
 # Emoji need an emoji font, which servers and kiosks often lack: the UI must not use them.
@@ -28,9 +28,7 @@ EMOJI = re.compile("[\u2600-\u27bf\U0001f300-\U0001faff\ufe0f]")
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
-    tmp = tmp_path_factory.mktemp("screens")
-    with live_server(sample_assistant_in(tmp), tmp) as srv:
-        yield srv
+    yield from sample_server(tmp_path_factory.mktemp("screens"))
 
 
 @pytest.fixture

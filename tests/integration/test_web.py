@@ -16,7 +16,7 @@ from pydantic import SecretStr
 from assistant.app import NO_ANSWER
 from assistant.fronts.web import EMPTY_SOURCES, answer_markdown, passage_html
 from assistant.types import Citation
-from tests.support.live_server import LiveServer, live_server
+from tests.support.live_server import LiveServer, live_server, sample_server
 from tests.support.samples import NATO_QUESTION, TAIWAN_QUESTION, sample_assistant_in
 
 FOLLOW_UP = "And what did he say about Finland?"
@@ -24,9 +24,7 @@ FOLLOW_UP = "And what did he say about Finland?"
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
-    tmp = tmp_path_factory.mktemp("web")
-    with live_server(sample_assistant_in(tmp), tmp) as srv:
-        yield srv
+    yield from sample_server(tmp_path_factory.mktemp("web"))
 
 
 _open: list[Client] = []

@@ -9,8 +9,6 @@ import logging
 import re
 import shutil
 import signal
-import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -21,7 +19,7 @@ from uvicorn.logging import AccessFormatter
 import assistant.logs as logs
 from tests.support.samples import NATO_QUESTION, SAMPLE_CORPUS
 from tests.support.security import PASSWORD, TOKEN
-from tests.support.servers import cli_env, free_port, run_cli, wait_http
+from tests.support.servers import cli_env, run_cli, start_serve, wait_http
 
 ACCESS = re.compile(r'INFO: +127\.0\.0\.1:\d+ - "(\w+) (\S+) HTTP/1\.1" (\d{3})')
 
@@ -66,35 +64,26 @@ def test_serve_prints_one_clean_access_line_per_request(tmp_path: Path) -> None:
     shutil.copytree(SAMPLE_CORPUS, tmp_path / "corpus")
     env = cli_env(api_token=TOKEN, ui_password=PASSWORD)
     assert run_cli(["ingest"], tmp_path, env).returncode == 0
-    port = free_port()
-    with (tmp_path / "serve.log").open("w") as log:
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "assistant", "serve", "--port", str(port)],
-            cwd=tmp_path,
-            env=env,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-        )
-        try:
-            url = f"http://127.0.0.1:{port}"
-            wait_http(f"{url}/health", 180, proc)  # type: ignore[arg-type]
-            sent = []
-            with httpx.Client(base_url=url, timeout=60, trust_env=False) as c:
-                auth = {"Authorization": f"Bearer {TOKEN}"}
-                for method, path, kw in [
-                    ("GET", "/health", {}),
-                    ("POST", "/api/ask", {"json": {"question": NATO_QUESTION}}),
-                    ("POST", "/api/ask", {"json": {"question": NATO_QUESTION}, "headers": auth}),
-                    ("GET", f"/api/documents?api_token={TOKEN}", {"headers": auth}),
-                    ("GET", "/v1/models", {"headers": auth}),
-                    ("GET", "/config", {"headers": auth}),
-                ]:
-                    r = c.request(method, path, **kw)
-                    sent.append((method, path.replace(TOKEN, "***"), str(r.status_code)))
-        finally:
-            proc.send_signal(signal.SIGTERM)
-            proc.wait(60)
-    text = (tmp_path / "serve.log").read_text()
+    proc, url, log_path = start_serve(tmp_path, env)
+    try:
+        wait_http(f"{url}/health", 180, proc)  # type: ignore[arg-type]
+        sent = []
+        with httpx.Client(base_url=url, timeout=60, trust_env=False) as c:
+            auth = {"Authorization": f"Bearer {TOKEN}"}
+            for method, path, kw in [
+                ("GET", "/health", {}),
+                ("POST", "/api/ask", {"json": {"question": NATO_QUESTION}}),
+                ("POST", "/api/ask", {"json": {"question": NATO_QUESTION}, "headers": auth}),
+                ("GET", f"/api/documents?api_token={TOKEN}", {"headers": auth}),
+                ("GET", "/v1/models", {"headers": auth}),
+                ("GET", "/config", {"headers": auth}),
+            ]:
+                r = c.request(method, path, **kw)
+                sent.append((method, path.replace(TOKEN, "***"), str(r.status_code)))
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        proc.wait(60)
+    text = log_path.read_text()
     lines = [m.groups() for m in ACCESS.finditer(text)]
     # The readiness polls of /health come first; every request after them has its line.
     assert lines[-len(sent) :] == sent, text[-4000:]

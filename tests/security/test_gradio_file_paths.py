@@ -19,8 +19,7 @@ import httpx
 import pytest
 from gradio.utils import get_upload_folder
 
-from tests.support.live_server import LiveServer, live_server
-from tests.support.samples import sample_assistant_in
+from tests.support.live_server import LiveServer, sample_server
 
 # Appears only in the server-side file (new each run: Gradio's cache outlives a test run).
 MARK = f"Zanzibar-{uuid.uuid4().hex}"
@@ -28,9 +27,7 @@ MARK = f"Zanzibar-{uuid.uuid4().hex}"
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
-    tmp = tmp_path_factory.mktemp("paths")
-    with live_server(sample_assistant_in(tmp), tmp) as srv:
-        yield srv
+    yield from sample_server(tmp_path_factory.mktemp("paths"))
 
 
 @pytest.fixture(scope="module")

@@ -49,3 +49,11 @@ def live_server(assistant: Assistant, tmp: Path, ui: bool = True) -> Iterator[Li
         server.should_exit = True
         thread.join(timeout=15)
         sock.close()
+
+
+def sample_server(tmp: Path, **settings: object) -> Iterator[LiveServer]:
+    """A module fixture's body: the sample corpus indexed in ``tmp``, served until the end."""
+    from tests.support.samples import sample_assistant_in
+
+    with live_server(sample_assistant_in(tmp, **settings), tmp) as srv:
+        yield srv

@@ -14,10 +14,9 @@ from assistant.app import NO_ANSWER
 from assistant.fronts.cli import app
 from assistant.fronts.terminal import quoted, short_quote
 from tests.support.samples import NATO_QUESTION, TAIWAN_QUESTION, ingested_folder
+from tests.support.terminal import FINLAND
 
 runner = CliRunner()
-ANSI = re.compile(r"\x1b\[[0-9;]*m")
-FINLAND = "What did Stoltenberg say about Finland?"
 
 
 @pytest.fixture(scope="module")
