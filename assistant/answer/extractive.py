@@ -135,6 +135,12 @@ def candidates(
     return out
 
 
+def asks(text: str) -> bool:
+    """A unit that is itself a question (a newsletter's quiz line, a quoted question): it may
+    repeat the reader's question word for word, but it never answers one."""
+    return text.rstrip("”\"’')]").endswith("?")
+
+
 class ExtractiveAnswerer:
     """Quotes the units that answer; refuses, saying what is missing, when none does."""
 
@@ -205,6 +211,12 @@ class ExtractiveAnswerer:
         if not pool:
             return [], float("-inf")
         scores = self.model.unit(rows)
+        # A question in the documents never answers one. It stays among the units the
+        # features compare each unit with, as it was when the model was trained.
+        keep = [i for i, c in enumerate(pool) if not asks(c.text)]
+        if not keep:
+            return [], float("-inf")
+        pool, rows, scores = [pool[i] for i in keep], rows[keep], scores[keep]
         for c, s in zip(pool, scores, strict=True):
             c.score = float(s)
         order = sorted(range(len(pool)), key=lambda i: (-pool[i].score, i))
