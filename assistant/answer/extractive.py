@@ -37,7 +37,7 @@ from assistant.answer.answerability import (
 )
 from assistant.answer.question import Frame, analyse
 from assistant.answer.refusal import NO_ANSWER, explain, surface
-from assistant.answer.segments import document_units
+from assistant.answer.segments import Unit, document_units
 from assistant.index.embedding import SpanVectors
 from assistant.search.recency import Window, parse_iso, relative_window, window_fit
 from assistant.settings import Settings
@@ -114,7 +114,7 @@ def candidates(
     out: list[Candidate] = []
     for rank, (doc_id, hit) in enumerate(list(best.items())[:POOL_DOCS], start=1):
         doc = doc_texts[doc_id]
-        units = [u for u in document_units(doc) if u.citable]
+        units = [u for u in document_units(doc) if u.citable] or headline_only(doc)
         fit = 1.0 if window is None else window_fit(parse_iso(hit.chunk.published), window)
         for i, u in enumerate(units):
             text = doc[u.start : u.end]
@@ -133,6 +133,13 @@ def candidates(
             )
             out.append(Candidate(doc_id, u.start, u.end, text, hit, ctx))
     return out
+
+
+def headline_only(doc: str) -> list[Unit]:
+    """The headings of a story stored as its headline alone (a page whose text could not be
+    read keeps its title): there the headline is all it says. Above a story's sentences a
+    headline is not quoted; it repeats the question's words without the sentence's facts."""
+    return [u for u in document_units(doc) if u.kind == "heading"]
 
 
 def asks(text: str) -> bool:

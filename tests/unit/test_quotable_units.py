@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from assistant.answer.extractive import ExtractiveAnswerer
+from assistant.answer.extractive import ExtractiveAnswerer, candidates
 from assistant.types import Chunk, Hit
 from tests.support.samples import make_settings
 
@@ -41,3 +41,17 @@ def test_a_question_in_a_document_is_never_quoted(tmp_path: Path) -> None:
     assert not [c.text for c in ranked if is_question(c.text)]
     d = answerer.draft(RETAILER, hits, texts)
     assert not [c.quote for c in d.citations if is_question(c.quote)], d.answer
+
+
+def test_a_story_stored_as_its_headline_alone_can_be_quoted() -> None:
+    headline = "Walmart is slashing prices on clothing and other products - CNN"
+    story = (
+        "Sprite is ditching its green bottles\n"
+        "Coca-Cola said on Wednesday that Sprite will move to clear plastic bottles.\n"
+    )
+    hits, texts = passages({"walmart": headline, "sprite": story})
+    units = [c.text for c in candidates(hits, texts)]
+    assert headline in units
+    # a headline above its story's sentences is still not quoted
+    assert "Sprite is ditching its green bottles" not in units
+    assert "Coca-Cola said on Wednesday that Sprite will move to clear plastic bottles." in units
