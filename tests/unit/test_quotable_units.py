@@ -7,6 +7,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from assistant.answer.extractive import ExtractiveAnswerer, candidates
+from assistant.answer.question import analyse
 from assistant.types import Chunk, Hit
 from tests.support.samples import make_settings
 
@@ -55,3 +56,13 @@ def test_a_story_stored_as_its_headline_alone_can_be_quoted() -> None:
     # a headline above its story's sentences is still not quoted
     assert "Sprite is ditching its green bottles" not in units
     assert "Coca-Cola said on Wednesday that Sprite will move to clear plastic bottles." in units
+
+
+def test_which_of_the_following_asks_for_the_noun_after_it() -> None:
+    f = analyse(
+        "Rents in the US recently hit a record high for the 17th month in a row. "
+        "Which of the following US cities saw the biggest increase compared to a year ago?"
+    )
+    assert (f.qtype, f.focus) == ("place", "cities")
+    assert f.ask.startswith("Which of the following US cities")  # the scene is set apart
+    assert analyse("Which of these automakers recalled the most cars?").focus == "automakers"
