@@ -37,7 +37,7 @@ from assistant.answer.answerability import (
 )
 from assistant.answer.question import Frame, analyse
 from assistant.answer.refusal import NO_ANSWER, explain, surface
-from assistant.answer.segments import document_units
+from assistant.answer.segments import Unit, document_units
 from assistant.index.embedding import SpanVectors
 from assistant.search.recency import Window, parse_iso, relative_window, window_fit
 from assistant.settings import Settings
@@ -114,7 +114,7 @@ def candidates(
     out: list[Candidate] = []
     for rank, (doc_id, hit) in enumerate(list(best.items())[:POOL_DOCS], start=1):
         doc = doc_texts[doc_id]
-        units = [u for u in document_units(doc) if u.citable]
+        units = [u for u in document_units(doc) if u.citable] or headline_only(doc)
         fit = 1.0 if window is None else window_fit(parse_iso(hit.chunk.published), window)
         for i, u in enumerate(units):
             text = doc[u.start : u.end]
@@ -133,6 +133,19 @@ def candidates(
             )
             out.append(Candidate(doc_id, u.start, u.end, text, hit, ctx))
     return out
+
+
+def headline_only(doc: str) -> list[Unit]:
+    """The headings of a story stored as its headline alone (a page whose text could not be
+    read keeps its title): there the headline is all it says. Above a story's sentences a
+    headline is not quoted; it repeats the question's words without the sentence's facts."""
+    return [u for u in document_units(doc) if u.kind == "heading"]
+
+
+def asks(text: str) -> bool:
+    """A unit that is itself a question (a newsletter's quiz line, a quoted question): it may
+    repeat the reader's question word for word, but it never answers one."""
+    return text.rstrip("”\"’')]").endswith("?")
 
 
 class ExtractiveAnswerer:
@@ -205,6 +218,12 @@ class ExtractiveAnswerer:
         if not pool:
             return [], float("-inf")
         scores = self.model.unit(rows)
+        # A question in the documents never answers one. It stays among the units the
+        # features compare each unit with, as it was when the model was trained.
+        keep = [i for i, c in enumerate(pool) if not asks(c.text)]
+        if not keep:
+            return [], float("-inf")
+        pool, rows, scores = [pool[i] for i in keep], rows[keep], scores[keep]
         for c, s in zip(pool, scores, strict=True):
             c.score = float(s)
         order = sorted(range(len(pool)), key=lambda i: (-pool[i].score, i))

@@ -168,6 +168,7 @@ _WH = re.compile(
     r"which|what|how)\b",
     re.IGNORECASE,
 )
+_CHOICE = re.compile(r"(?i)^(\w+) of (?:the )?(?:following|these|those)\s+")
 _YEAR = re.compile(r"\b(1[89]\d\d|20\d\d)\b")
 _NUMBER = re.compile(r"\d[\d,.]*")
 
@@ -202,7 +203,10 @@ def _ask_sentence(question: str) -> str:
 def _focus(ask: str, at: int) -> str | None:
     """The head noun after "which"/"what": the last word before a verb or function word,
     within three words ("which wildly popular show was" -> "show")."""
-    toks = re.findall(r"[A-Za-z][\w'’-]*", ask[at:])[1:5]
+    # "Which of the following US cities saw ...": the choice words stand between the question
+    # word and what it asks for.
+    rest = _CHOICE.sub(r"\1 ", ask[at:])
+    toks = re.findall(r"[A-Za-z][\w'’-]*", rest)[1:5]
     span: list[str] = []
     for t in toks:
         lw = t.lower()
