@@ -7,7 +7,8 @@ Vectors are always in Chroma (on disk, or a Chroma server with ``chroma_url``). 
   a ``SKIP LOCKED`` queue and an advisory lock;
 - keyword index: search/keyword.py ``Bm25Index``, segments on disk | postgres/keyword.py,
   ``tsvector`` + GIN with BM25 computed in SQL;
-- chat sessions: answer/chat.py ``SessionStore``, memory + JSON files | postgres/sessions.py.
+- chat sessions: answer/chat.py ``SessionStore``, memory + JSON files | postgres/sessions.py;
+- the live intake's state: live/state.py ``ChromaLiveState`` | postgres/live.py.
 
 Left of each bar: local (the default); right: postgres (``database_url`` set).
 The app asks ``backend(settings)`` for factories and never looks at which one it got.
@@ -25,6 +26,7 @@ if TYPE_CHECKING:
     from assistant.answer.chat import Sessions
     from assistant.index.catalog import Catalog
     from assistant.index.store import Store
+    from assistant.live.state import LiveState
     from assistant.search.keyword import KeywordIndex
 
 
@@ -34,6 +36,7 @@ class Backend:
     catalog: Callable[[Settings, Any, str], Catalog]  # (settings, chroma client, location)
     keyword: Callable[[Store, Settings], KeywordIndex]
     sessions: Callable[[Settings], Sessions]
+    live: Callable[[Store], LiveState]  # the live intake's feeds and items seen
     upgrade: Callable[[Settings], list[str]]  # create or migrate what it needs; what it did
 
 
@@ -55,6 +58,18 @@ def _local_sessions(settings: Settings) -> Sessions:
     # With a Chroma server the index folder is one machine's: sessions stay in memory.
     folder = None if settings.index.chroma_url else settings.index.index_dir / "sessions"
     return SessionStore(folder)
+
+
+def _local_live(store: Store) -> LiveState:
+    from assistant.live.state import ChromaLiveState
+
+    server = bool(store.settings.index.chroma_url)
+    return ChromaLiveState(
+        store.client,
+        store.settings.index.collection,
+        None if server else store.settings.index.index_dir,
+        store.location,
+    )
 
 
 def _no_upgrade(settings: Settings) -> list[str]:
@@ -79,6 +94,12 @@ def _pg_sessions(settings: Settings) -> Sessions:
     return PgSessionStore(settings)
 
 
+def _pg_live(store: Store) -> LiveState:
+    from assistant.postgres.live import PgLiveState
+
+    return PgLiveState(store.settings)
+
+
 def _pg_upgrade(settings: Settings) -> list[str]:
     from assistant.postgres.db import database
     from assistant.postgres.schema import upgrade
@@ -86,8 +107,8 @@ def _pg_upgrade(settings: Settings) -> list[str]:
     return upgrade(database(settings))
 
 
-LOCAL = Backend("local", _local_catalog, _local_keyword, _local_sessions, _no_upgrade)
-POSTGRES = Backend("postgres", _pg_catalog, _pg_keyword, _pg_sessions, _pg_upgrade)
+LOCAL = Backend("local", _local_catalog, _local_keyword, _local_sessions, _local_live, _no_upgrade)
+POSTGRES = Backend("postgres", _pg_catalog, _pg_keyword, _pg_sessions, _pg_live, _pg_upgrade)
 
 
 def backend(settings: Settings) -> Backend:

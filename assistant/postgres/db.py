@@ -90,6 +90,18 @@ class Database:
                 )
             return self._pool
 
+    def close(self) -> None:
+        with self._lock:
+            if self._pool is not None:
+                self._pool.close()
+                self._pool = None
+
+    def __enter__(self) -> Database:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
     def check_schema(self) -> None:
         """Refuse to run on tables older (or newer) than this code: say what to do."""
         if self._checked:

@@ -4,18 +4,21 @@ Each chunk row holds its stemmed terms as a ``tsvector`` (positions 1..tf, so th
 frequency is the number of positions; the query's terms are picked out of it in C with
 ``setweight`` + ``ts_filter`` rather than unnesting every term) and its length;
 ``assistant.terms`` holds each term's document frequency and ``assistant.collections`` N and
-the total length, all updated by the transaction that commits a document (catalog.py). A
-query is scored exactly as bm25s scored it (search/bm25.py), with today's statistics, without
-reading any chunk that holds none of its terms.
+the total length, all updated by the transaction that commits a document (catalog.py). Each
+candidate is scored exactly as bm25s scored it (search/bm25.py), with today's statistics.
 
 Only chunks that hold at least one query term can score, but a common term ("said") is in a
 good part of a newsroom's archive, and scoring all of those would grow with the archive. So
-the terms are taken rarest first (highest idf weight) and the GIN index is asked only for the
-chunks holding the first few, the "essential" terms (MaxScore): every chunk is scored with
-all its query terms, and a chunk holding only the other terms scores less than the sum of
-their weights (each term's factor is below its weight). When the k-th best essential
-candidate already beats that sum, the ranking is exact; otherwise one more term is made
-essential and the query repeated.
+the GIN index is asked for the chunks holding the query's rare terms (as many of the rarest
+as hold about CANDIDATES postings together), which are scored with all the query's terms. A
+chunk holding none of them scores less than the sum of the common terms' weights (each term's
+factor is below its weight): when the k-th candidate beats that sum, the ranking is exact.
+When it does not (few rare terms, or none), the chunks that hold several common terms at once
+are added (an AND of as many as keeps the expected count near CANDIDATES): those are the ones
+that could rank; a chunk with a single common word among the top k would be a weak keyword
+match anyway. Only when that still gives fewer than k chunks (a small index, or filters that
+leave little) are all chunks with any of the terms scored. So the work per question is
+bounded by CANDIDATES, not by the archive.
 """
 
 from __future__ import annotations
@@ -35,7 +38,7 @@ from assistant.search.recency import parse_iso
 from assistant.settings import Settings
 from assistant.types import Filters
 
-ESSENTIAL_POSTINGS = 4000  # chunks the first query reads, at least: enough to fill k well
+CANDIDATES = 1000  # postings of the rare terms scored in full (and the aim for the AND part)
 
 _SCORE = """
 SELECT c.chunk_id, s.score FROM assistant.chunks c
@@ -51,8 +54,20 @@ LIMIT %(k)s
 """
 
 
-def tsquery(terms: list[str]) -> str:
-    return " | ".join("'" + t.replace("\\", "\\\\").replace("'", "''") + "'" for t in terms)
+def tsquery(terms: list[str], op: str = "|") -> str:
+    return f" {op} ".join("'" + t.replace("\\", "\\\\").replace("'", "''") + "'" for t in terms)
+
+
+def _together(common: list[tuple[str, float, int]], n: int) -> int:
+    """How many of the common terms (rarest first) to AND so that, were they independent,
+    about CANDIDATES chunks hold them all (at least two, when there are two)."""
+    expected, m = float(n), 0
+    for _, _, df in common:
+        expected *= df / n
+        m += 1
+        if m >= 2 and expected <= CANDIDATES:
+            break
+    return m
 
 
 class PgKeywordIndex:
@@ -95,10 +110,11 @@ class PgKeywordIndex:
             n, total, dfs = self._stats(conn, list(times))
             if not n or not dfs:
                 return []
-            # (term, weight, df), heaviest first: each chunk's score from a term is < weight.
+            # (term, weight, df), rarest first. A chunk's score from a term is below the
+            # term's weight (its frequency factor is below 1).
             q = sorted(
                 ((t, c * bm25.idf(dfs[t], n), dfs[t]) for t, c in times.items() if t in dfs),
-                key=lambda x: -x[1],
+                key=lambda x: (x[2], x[0]),
             )
             params: dict[str, Any] = {
                 "k1": bm25.K1,
@@ -109,18 +125,33 @@ class PgKeywordIndex:
                 "collection": self.name,
                 "k": k,
             }
-            where = _filters(filters, params)
-            essential, postings = 0, 0
-            while essential < len(q) and (essential == 0 or postings < ESSENTIAL_POSTINGS):
-                postings += q[essential][2]
-                essential += 1
-            while True:
-                params["query"] = tsquery([t for t, _, _ in q[:essential]])
-                rows = conn.execute(_SCORE.format(filters=where), params).fetchall()
-                rest = sum(w for _, w, _ in q[essential:])
-                if essential == len(q) or (len(rows) == k and rows[-1][1] > rest):
-                    break
-                essential += 1
+            sql = _SCORE.format(filters=_filters(filters, params))
+            rare, postings = 0, 0
+            while rare < len(q) and postings + q[rare][2] <= CANDIDATES:
+                postings += q[rare][2]
+                rare += 1
+            rows = []
+            if rare:
+                params["query"] = tsquery([t for t, _, _ in q[:rare]])
+                rows = conn.execute(sql, params).fetchall()
+            common = q[rare:]
+            bound = sum(w for _, w, _ in common)  # the best a chunk with no rare term can do
+            if common and not (len(rows) == k and rows[-1][1] > bound):
+                # Not provably complete: add the chunks that hold the most common terms
+                # together (an AND of as many as keeps the expected count within bounds).
+                # Fewer than k such chunks (a small index, narrow filters): AND fewer terms.
+                rare_part = [f"({tsquery([t for t, _, _ in q[:rare]])})"] * bool(rare)
+                m = _together(common, n)
+                while True:
+                    both = tsquery([t for t, _, _ in common[:m]], "&")
+                    params["query"] = " | ".join([*rare_part, f"({both})"])
+                    rows = conn.execute(sql, params).fetchall()
+                    if len(rows) == k or m == 1:
+                        break
+                    m -= 1
+                if len(rows) < k:  # still short: every chunk with any term (all it can be)
+                    params["query"] = tsquery([t for t, _, _ in q])
+                    rows = conn.execute(sql, params).fetchall()
             found = dict(
                 (cid, (text, meta))
                 for cid, text, meta in conn.execute(

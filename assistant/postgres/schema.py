@@ -77,6 +77,21 @@ CREATE TABLE assistant.sessions (
 );
 """,
     ),
+    (
+        2,
+        "live intake state: feeds followed, items and pages seen, robots.txt",
+        """
+CREATE TABLE assistant.live (
+    collection text NOT NULL,
+    kind text NOT NULL,                         -- 'feed' or 'seen'
+    key text NOT NULL,
+    feed text NOT NULL DEFAULT '',              -- an item's feed, a feed's own URL
+    record jsonb NOT NULL,
+    PRIMARY KEY (collection, kind, key)
+);
+CREATE INDEX live_by_feed ON assistant.live (collection, feed);
+""",
+    ),
 ]
 LATEST = MIGRATIONS[-1][0]
 

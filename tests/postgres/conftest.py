@@ -38,7 +38,8 @@ def database_url(bare_database: str) -> str:
     from assistant.postgres.db import Database
     from assistant.postgres.schema import upgrade
 
-    upgrade(Database(bare_database))
+    with Database(bare_database) as db:
+        upgrade(db)
     return bare_database
 
 

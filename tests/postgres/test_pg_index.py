@@ -187,7 +187,7 @@ def test_keyword_scores_match_the_local_index(database_url: str, tmp_path: Path)
     filters included; and the same as a search that makes every term essential."""
     from assistant.types import Filters
 
-    write_corpus(tmp_path / "corpus", 40, paragraphs=4)
+    write_corpus(tmp_path / "corpus", 24, paragraphs=3)
     pg = Assistant(pg_settings(tmp_path, database_url))  # type: ignore[arg-type]
     pg.ingest()
     local = Assistant(Settings(index_dir=tmp_path / "local", corpus_dir=tmp_path / "corpus"))
@@ -224,17 +224,19 @@ def ranking(hits: list[Any]) -> list[tuple[float, str, str]]:
     return sorted(rows, key=lambda r: (-r[0], r[1]))
 
 
-def test_few_essential_terms_still_give_the_exact_ranking(
+def test_a_bounded_candidate_set_keeps_the_head_and_the_scores(
     database_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    """With room for only a few postings, the work is bounded and still every hit carries its
+    exact score, and the best hits are the exact ranking's."""
     from assistant.postgres import keyword as pgk
 
-    write_corpus(tmp_path / "corpus", 40, paragraphs=4)
+    write_corpus(tmp_path / "corpus", 24, paragraphs=3)
     a = Assistant(pg_settings(tmp_path, database_url))  # type: ignore[arg-type]
     a.ingest()
-    query = "council plan vote spending review county Ashford bridge"
-    exact = a.retriever.keyword.search(query, 20, None)
-    monkeypatch.setattr(pgk, "ESSENTIAL_POSTINGS", 1)  # start from the rarest term alone
+    query = "Ashford bridge repairs council plan vote spending review county said"
+    exact = {h.node.node_id: h.score for h in a.retriever.keyword.search(query, 200, None)}
+    monkeypatch.setattr(pgk, "CANDIDATES", 12)
     statements: list[str] = []
     real = psycopg.Connection.execute
 
@@ -243,6 +245,10 @@ def test_few_essential_terms_still_give_the_exact_ranking(
         return real(self, query, *args, **kw)
 
     monkeypatch.setattr(psycopg.Connection, "execute", counting)
-    got = a.retriever.keyword.search(query, 20, None)
-    assert ranking(got) == ranking(exact)
-    assert sum("CROSS JOIN LATERAL" in s for s in statements) >= 2  # it had to widen
+    got = a.retriever.keyword.search(query, 10, None)
+    assert len(got) == 10
+    for h in got:
+        assert h.score == pytest.approx(exact[h.node.node_id], rel=1e-9)
+    best = sorted(exact.items(), key=lambda kv: -kv[1])
+    assert [h.node.node_id for h in got[:3]] == [cid for cid, _ in best[:3]]
+    assert sum("CROSS JOIN LATERAL" in s for s in statements) >= 2  # rare terms, then an AND
