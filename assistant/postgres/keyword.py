@@ -15,10 +15,11 @@ chunk holding none of them scores less than the sum of the common terms' weights
 factor is below its weight): when the k-th candidate beats that sum, the ranking is exact.
 When it does not (few rare terms, or none), the chunks that hold several common terms at once
 are added (an AND of as many as keeps the expected count near CANDIDATES): those are the ones
-that could rank; a chunk with a single common word among the top k would be a weak keyword
-match anyway. Only when that still gives fewer than k chunks (a small index, or filters that
-leave little) are all chunks with any of the terms scored. So the work per question is
-bounded by CANDIDATES, not by the archive.
+that could rank (a chunk with a single common word among the top k would be a weak keyword
+match anyway); they are scored in a second query that leaves out the chunks already scored.
+Only when that still gives fewer than k chunks (a small index, or filters that leave little)
+are all chunks with any of the terms scored. So the work per question is bounded by
+CANDIDATES, not by the archive.
 """
 
 from __future__ import annotations
@@ -130,28 +131,28 @@ class PgKeywordIndex:
             while rare < len(q) and postings + q[rare][2] <= CANDIDATES:
                 postings += q[rare][2]
                 rare += 1
-            rows = []
+            rows: list[tuple[str, float]] = []
+            rare_q = tsquery([t for t, _, _ in q[:rare]])
             if rare:
-                params["query"] = tsquery([t for t, _, _ in q[:rare]])
+                params["query"] = rare_q
                 rows = conn.execute(sql, params).fetchall()
             common = q[rare:]
             bound = sum(w for _, w, _ in common)  # the best a chunk with no rare term can do
             if common and not (len(rows) == k and rows[-1][1] > bound):
                 # Not provably complete: add the chunks that hold the most common terms
-                # together (an AND of as many as keeps the expected count within bounds).
-                # Fewer than k such chunks (a small index, narrow filters): AND fewer terms.
-                rare_part = [f"({tsquery([t for t, _, _ in q[:rare]])})"] * bool(rare)
-                m = _together(common, n)
+                # together (an AND of as many as keeps the expected count within bounds),
+                # but no rare term (those are scored already). Fewer than k such chunks (a
+                # small index, narrow filters): AND fewer terms, then any term at all.
+                words = [t for t, _, _ in common]
+                m = _together(common, n)  # 0 below: any of them
                 while True:
-                    both = tsquery([t for t, _, _ in common[:m]], "&")
-                    params["query"] = " | ".join([*rare_part, f"({both})"])
-                    rows = conn.execute(sql, params).fetchall()
-                    if len(rows) == k or m == 1:
+                    part = tsquery(words[:m], "&") if m else tsquery(words)
+                    params["query"] = f"({part}) & !({rare_q})" if rare else part
+                    more = conn.execute(sql, params).fetchall()
+                    if len(rows) + len(more) >= k or m == 0:
                         break
                     m -= 1
-                if len(rows) < k:  # still short: every chunk with any term (all it can be)
-                    params["query"] = tsquery([t for t, _, _ in q])
-                    rows = conn.execute(sql, params).fetchall()
+                rows = sorted(rows + more, key=lambda r: (-r[1], r[0]))[:k]
             found = dict(
                 (cid, (text, meta))
                 for cid, text, meta in conn.execute(
