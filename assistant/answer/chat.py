@@ -105,6 +105,10 @@ def session_from_history(history: list[Turn | tuple[str, str]]) -> ChatSession:
 class Sessions(Protocol):
     """Where conversations are kept (assistant/backends.py picks one)."""
 
+    # The folder the sessions are written to, checked by the server's health; None when they
+    # live elsewhere (memory only, or a database).
+    folder: Path | None
+
     def new(self, persist: bool | None) -> ChatSession: ...
 
     def get(self, session_id: str) -> ChatSession: ...

@@ -9,6 +9,7 @@ reaching another process.
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 from assistant import validate
 from assistant.answer.chat import ChatSession
@@ -19,6 +20,8 @@ KEEP_TURNS = 20
 
 
 class PgSessionStore:
+    folder: Path | None = None  # nothing on disk for the server's health to check
+
     def __init__(self, settings: Settings, keep_turns: int = KEEP_TURNS) -> None:
         self.db = database(settings)
         self.keep_turns = keep_turns
