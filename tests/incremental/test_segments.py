@@ -100,6 +100,12 @@ def test_adds_updates_and_deletions_score_like_a_fresh_bm25s(tmp_path: Path) -> 
             and n.metadata["source"] in ("s1", "s3")}  # fmt: skip
     got = index.search(bm25.analyze("nato w1 w2 said"), 15, since=20220250, sources=["s1", "s3"])
     same([(h.chunk_id, h.score) for h in got], reference(live, "nato w1 w2 said", 15, keep))
+    # Leaving documents out (an evaluation asking without its gold articles).
+    top = index.search(bm25.analyze("nato w1 w2 said"), 5)
+    out = {h.chunk_id.rsplit(":", 1)[0] for h in top}
+    keep = {n.node_id for n in live if n.metadata["doc_id"] not in out}
+    got = index.search(bm25.analyze("nato w1 w2 said"), 15, exclude_docs=sorted(out))
+    same([(h.chunk_id, h.score) for h in got], reference(live, "nato w1 w2 said", 15, keep))
     r = BM25Retriever.from_defaults(nodes=live, similarity_top_k=1)
     model = r.bm25
     df = int(model.scores["indptr"][model.vocab_dict["nato"] + 1] -

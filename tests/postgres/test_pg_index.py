@@ -199,6 +199,9 @@ def test_keyword_scores_match_the_local_index(database_url: str, tmp_path: Path)
         ("harbour fishermen quotas weather", Filters(sources=["002_corwen.txt"])),
         ("nothing matches zzyzx", None),
     ]
+    first = local.retriever.keyword.search(queries[0][0], 3, None)
+    left_out = sorted({h.node.metadata["doc_id"] for h in first})
+    queries.append((queries[0][0], Filters(exclude_docs=left_out)))
     for query, filters in queries:
         want = ranking(local.retriever.keyword.search(query, 15, filters))
         got = ranking(pg.retriever.keyword.search(query, 15, filters))
@@ -206,6 +209,8 @@ def test_keyword_scores_match_the_local_index(database_url: str, tmp_path: Path)
         last = want[-1][0] if want else 0
         # Equal scores (generated text repeats itself) may come in either order at the cut.
         assert [g[1:] for g in got if g[0] > last] == [w[1:] for w in want if w[0] > last]
+        if filters and filters.exclude_docs:
+            assert got and not {g[1].split(":")[0] for g in got} & set(left_out)
     for term in ("bridg", "said", "zzyzx"):
         assert pg.retriever.idf(term) == pytest.approx(local.retriever.idf(term))
     assert pg.retriever.newest_date() == local.retriever.newest_date()
