@@ -1,7 +1,7 @@
 """How the index behaves as the archive grows: synthetic indexes of 10k to 1M chunks.
 
     .venv/bin/python benchmarks/scale.py --sizes 10000 100000 [1000000] [--modes local postgres]
-        [--workdir DIR] [--asks 40] [--baseline-src ../main]
+        [--workdir DIR] [--asks 40] [--baseline-src ../main] [--embedder NAME]
 
 For each size and mode it builds an index of that many chunks through the product's own
 write path (queue, claims, ``Store.write_batch``: Chroma, then the catalog), with news-like
@@ -309,6 +309,12 @@ def main() -> None:
         help="a server to create the scale_<size> databases on (kept for reuse)",
     )
     p.add_argument("--baseline-src", type=Path, default=None)
+    p.add_argument(
+        "--embedder",
+        default=None,
+        help="the embedder an index is built and served with (default: the settings' own); "
+        "an index kept from a run with another default needs that one",
+    )
     args = p.parse_args()
 
     import assistant  # noqa: F401  (offline switches)
@@ -341,6 +347,8 @@ def run_one(
                 "ASSISTANT_COLLECTION": f"scale-{size}"})  # fmt: skip
     kw: dict[str, Any] = {"index_dir": work / "index", "corpus_dir": work / "corpus",
                           "collection": f"scale-{size}"}  # fmt: skip
+    if args.embedder:
+        env["ASSISTANT_EMBEDDER"] = kw["embedder"] = args.embedder
     rows = []
     with ExitStack() as stack:
         if mode == "postgres":
