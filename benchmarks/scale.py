@@ -51,7 +51,7 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from tests.servers import chroma_server, free_port, stop, wait_http  # noqa: E402
+from tests.support.servers import chroma_server, free_port, stop, wait_http  # noqa: E402
 
 CHUNKS_PER_DOC = 5
 WORDS_PER_CHUNK = 140
@@ -338,7 +338,7 @@ def main() -> None:
     with ExitStack() as stack:
         server = args.database_url
         if "postgres" in args.modes and server is None:
-            from tests.postgres.pgserver import postgres_server
+            from tests.support.postgres import postgres_server
 
             server = stack.enter_context(postgres_server())
         for size in args.sizes:

@@ -16,9 +16,9 @@ import pytest
 from assistant.app import Assistant
 from assistant.index.catalog import Claim
 from assistant.settings import Settings
-from tests.conftest import NATO_QUESTION, SAMPLE_CORPUS
-from tests.corpusgen import write_corpus
-from tests.postgres.conftest import pg_settings
+from tests.support.corpusgen import write_corpus
+from tests.support.postgres import pg_settings
+from tests.support.samples import NATO_QUESTION, SAMPLE_CORPUS
 
 FLOOD = """Flood Warning Issued for River Town
 
@@ -76,7 +76,7 @@ def corpus(tmp_path: Path) -> Path:
 
 
 def test_ingest_ask_update_prune(database_url: str, tmp_path: Path, corpus: Path) -> None:
-    a = Assistant(pg_settings(tmp_path, database_url))  # type: ignore[arg-type]
+    a = Assistant(pg_settings(tmp_path, database_url))
     assert a.ingest().docs_added == 2
     assert_consistent(database_url, a)
     answer = a.ask(NATO_QUESTION)
@@ -117,7 +117,7 @@ def test_a_one_file_ingest_reads_no_other_record(
     from assistant.postgres.catalog import PgCatalog
 
     write_corpus(tmp_path / "corpus", 12, paragraphs=2)
-    a = Assistant(pg_settings(tmp_path, database_url))  # type: ignore[arg-type]
+    a = Assistant(pg_settings(tmp_path, database_url))
     a.ingest()
     asked: list[Any] = []
     real = PgCatalog.records
@@ -159,7 +159,7 @@ def test_a_commit_that_fails_leaves_the_work_queued(
     from assistant.postgres.catalog import PgCatalog
 
     write_corpus(tmp_path / "corpus", 6, paragraphs=2)
-    a = Assistant(pg_settings(tmp_path, database_url, ingest_batch_chunks=4))  # type: ignore[arg-type]
+    a = Assistant(pg_settings(tmp_path, database_url, ingest_batch_chunks=4))
     real = PgCatalog.commit
     calls = {"n": 0}
 
@@ -188,7 +188,7 @@ def test_keyword_scores_match_the_local_index(database_url: str, tmp_path: Path)
     from assistant.types import Filters
 
     write_corpus(tmp_path / "corpus", 24, paragraphs=3)
-    pg = Assistant(pg_settings(tmp_path, database_url))  # type: ignore[arg-type]
+    pg = Assistant(pg_settings(tmp_path, database_url))
     pg.ingest()
     local = Assistant(Settings(index_dir=tmp_path / "local", corpus_dir=tmp_path / "corpus"))
     local.ingest()
@@ -237,7 +237,7 @@ def test_a_bounded_candidate_set_keeps_the_head_and_the_scores(
     from assistant.postgres import keyword as pgk
 
     write_corpus(tmp_path / "corpus", 24, paragraphs=3)
-    a = Assistant(pg_settings(tmp_path, database_url))  # type: ignore[arg-type]
+    a = Assistant(pg_settings(tmp_path, database_url))
     a.ingest()
     query = "Ashford bridge repairs council plan vote spending review county said"
     exact = {h.node.node_id: h.score for h in a.retriever.keyword.search(query, 200, None)}

@@ -1,5 +1,5 @@
-"""A real PostgreSQL server for tests: an ``initdb`` cluster in a temporary folder, listening
-on a free loopback port only, stopped and deleted at the end.
+"""A real PostgreSQL server for tests and benchmarks: an ``initdb`` cluster in a temporary
+folder, listening on a free loopback port only, stopped and deleted at the end.
 
 Debian's ``postgresql-15`` (``.ci/run`` installs it when missing). ``initdb`` refuses to run
 as root, so under root the cluster belongs to the ``postgres`` user and its commands run as
@@ -19,7 +19,8 @@ import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
-from tests.servers import free_port
+from assistant.settings import Settings
+from tests.support.servers import free_port
 
 
 def binaries() -> Path | None:
@@ -86,3 +87,13 @@ def new_database(server_url: str) -> str:
     with psycopg.connect(server_url, autocommit=True) as conn:
         conn.execute(f"CREATE DATABASE {name}")
     return server_url.rsplit("/", 1)[0] + f"/{name}"
+
+
+def pg_settings(tmp: Path, database_url: str, **kw: object) -> Settings:
+    """Settings of an assistant under ``tmp`` whose catalog is in ``database_url``."""
+    return Settings(
+        index_dir=tmp / "index",
+        corpus_dir=tmp / "corpus",
+        database_url=database_url,
+        **kw,  # type: ignore[arg-type]
+    )

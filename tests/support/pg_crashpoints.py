@@ -1,7 +1,7 @@
 """Run the `assistant` CLI with a SIGKILL planted at an exact step of a PostgreSQL-backed
-ingestion (tests/crashpoints.py does the same for the embedded index):
+ingestion (tests/support/crashpoints.py does the same for the embedded index):
 
-    CRASH_AT=commit-sql:2 python -m tests.postgres.crashpoints ingest
+    CRASH_AT=commit-sql:2 python -m tests.support.pg_crashpoints ingest
 
 ``PAUSE_AFTER_COMMIT=<seconds>`` instead slows each committed batch down (so that a second
 process has time to join a shared queue).

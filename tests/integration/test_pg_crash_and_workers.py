@@ -16,8 +16,8 @@ import psycopg
 import pytest
 
 from assistant.app import Assistant
-from tests.corpusgen import write_corpus
-from tests.servers import cli_env, kill_when, run_cli, start_cli
+from tests.support.corpusgen import write_corpus
+from tests.support.servers import cli_env, kill_when, run_cli, start_cli
 
 N_DOCS = 24
 BATCH = "16"  # chunks per batch: several batches, so kills land between and inside them
@@ -101,7 +101,7 @@ def assert_same(got: dict[str, Any], want: dict[str, Any]) -> None:
 @pytest.fixture(scope="module")
 def shared(pg_server: str, chroma_url: str, tmp_path_factory: pytest.TempPathFactory) -> Any:
     """One database and corpus for the module, and the reference: a clean build."""
-    from tests.postgres.pgserver import new_database
+    from tests.support.postgres import new_database
 
     url = new_database(pg_server)
     tmp = tmp_path_factory.mktemp("pgcrash")
@@ -130,7 +130,7 @@ def test_a_killed_ingestion_is_finished_by_the_next_run(
         assert proc.returncode == -9
     else:
         r = subprocess.run(
-            [sys.executable, "-m", "tests.postgres.crashpoints", "ingest"],
+            [sys.executable, "-m", "tests.support.pg_crashpoints", "ingest"],
             cwd=tmp,
             env={**env, "CRASH_AT": point},
             capture_output=True,
@@ -158,7 +158,7 @@ def test_two_ingestions_share_the_queue_each_document_once(shared: Any, chroma_u
     url, tmp, reference = shared
     env = settings_env(url, chroma_url, "shared-queue", log_level="DEBUG")
     env["ASSISTANT_INGEST_BATCH_CHUNKS"] = "4"  # many batches
-    cmd = [sys.executable, "-m", "tests.postgres.crashpoints", "ingest"]
+    cmd = [sys.executable, "-m", "tests.support.pg_crashpoints", "ingest"]
     # The first is slow (2 s after each batch), so the second finds work left when it joins.
     first = subprocess.Popen(cmd, cwd=tmp, env={**env, "PAUSE_AFTER_COMMIT": "2"},
                              stderr=subprocess.PIPE, text=True)  # fmt: skip

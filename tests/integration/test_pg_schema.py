@@ -10,8 +10,8 @@ import pytest
 from assistant.app import Assistant
 from assistant.errors import IndexUnavailable
 from assistant.settings import Settings
-from tests.postgres.conftest import pg_settings
-from tests.servers import cli_env, free_port, run_cli
+from tests.support.postgres import pg_settings
+from tests.support.servers import cli_env, free_port, run_cli
 
 
 def test_upgrade_is_idempotent_from_the_command_line(bare_database: str, tmp_path: Path) -> None:
@@ -31,12 +31,12 @@ def test_a_database_without_tables_is_a_clear_error(bare_database: str, tmp_path
     assert "has no assistant tables" in r.stderr and "`assistant db upgrade`" in r.stderr
     assert "Traceback" not in r.stderr
     with pytest.raises(IndexUnavailable, match="db upgrade"):
-        Assistant(pg_settings(tmp_path, bare_database)).ask("What happened?")  # type: ignore[arg-type]
+        Assistant(pg_settings(tmp_path, bare_database)).ask("What happened?")
 
 
 def test_an_unreachable_database_is_a_clear_error(tmp_path: Path) -> None:
     url = f"postgresql://postgres:s3cret-pw@127.0.0.1:{free_port()}/nothing"
-    a = Assistant(pg_settings(tmp_path, url))  # type: ignore[arg-type]
+    a = Assistant(pg_settings(tmp_path, url))
     with pytest.raises(IndexUnavailable, match="unavailable") as exc:
         a.ask("What happened?")
     assert "s3cret-pw" not in str(exc.value) and "postgres:***@127.0.0.1" in str(exc.value)

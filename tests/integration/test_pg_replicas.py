@@ -11,8 +11,8 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import NATO_QUESTION, SAMPLE_CORPUS
-from tests.servers import cli_env, free_port, run_cli, stop, wait_http
+from tests.support.samples import NATO_QUESTION, SAMPLE_CORPUS
+from tests.support.servers import cli_env, free_port, run_cli, stop, wait_http
 
 FLOOD = """Flood Warning Issued for River Town
 

@@ -14,8 +14,8 @@ from assistant.app import Assistant
 from assistant.index.local import LocalCatalog, keyword_folder
 from assistant.index.store import Store
 from assistant.settings import Settings
-from tests.conftest import NATO_QUESTION, SAMPLE_CORPUS
-from tests.corpusgen import write_corpus
+from tests.support.corpusgen import write_corpus
+from tests.support.samples import NATO_QUESTION, SAMPLE_CORPUS
 
 FLOOD = """Flood Warning Issued for River Town
 
