@@ -21,6 +21,7 @@ import os
 import threading
 import time
 from collections.abc import Callable, Iterable, Iterator
+from dataclasses import replace
 from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, BinaryIO
@@ -32,13 +33,14 @@ from assistant import validate
 from assistant.answer.chat import (
     ChatSession,
     Condensed,
-    SessionStore,
+    Sessions,
     condense,
     session_from_history,
 )
 from assistant.answer.extractive import NO_ANSWER, Draft, ExtractiveAnswerer
 from assistant.answer.llm import LLMAnswerer, check_backend
 from assistant.answer.prompts import Prompts, load_prompts
+from assistant.backends import backend
 from assistant.errors import AssistantError, EmptyIndex, IndexUnavailable, LLMUnavailable, NotFound
 from assistant.index import uploads
 from assistant.index.embedding import embed_function, embedder_dim, make_embedder
@@ -75,9 +77,7 @@ class Assistant:
 
     def __init__(self, settings: Settings | None = None) -> None:
         self.settings = settings or Settings()
-        self.sessions = SessionStore(
-            None if self.settings.index.chroma_url else self.settings.index.index_dir / "sessions"
-        )
+        self.sessions: Sessions = backend(self.settings).sessions(self.settings)
         self._ingest_lock = threading.Lock()
         self._open_lock = threading.Lock()
         self._store: Store | None = None
@@ -144,10 +144,12 @@ class Assistant:
         prune: bool = False,
         rebuild: bool = False,
         progress: Progress | None = None,
+        workers: int | None = None,
     ) -> IngestReport:
         """Bring the index in line with ``paths`` (default: the corpus folder): new and changed
         files are read, cleaned, chunked and embedded; unchanged ones are skipped; with
-        ``prune`` documents whose files are gone are removed; ``rebuild`` starts afresh."""
+        ``prune`` documents whose files are gone are removed; ``rebuild`` starts afresh.
+        ``workers`` embedding processes (default: the ``ingest_workers`` setting)."""
         given = [Path(p) for p in paths] if paths else [self.settings.index.corpus_dir]
         missing = [p for p in given if not p.exists()]
         if missing:
@@ -167,6 +169,7 @@ class Assistant:
                     prune,
                     progress,
                     rebuild=rebuild,
+                    workers=workers,
                 )
             except BaseException:
                 self.metrics.observe_ingest(None)
@@ -468,6 +471,11 @@ class Assistant:
         hits = self.retriever.retrieve(cond.standalone, top_k=top_k, filters=filters, as_of=as_of)
         t1 = time.perf_counter()
         texts = self.store.doc_texts([h.chunk.doc_id for h in hits])
+        # A chunk whose document is not committed yet (a write in progress elsewhere) is not
+        # citable: its offsets would refer to a text we cannot show.
+        citable = [h for h in hits if h.chunk.doc_id in texts]
+        if len(citable) < len(hits):
+            hits = [replace(h, rank=n) for n, h in enumerate(citable, start=1)]
         draft: Draft | None = None
         if self.llm is not None:
             try:
@@ -539,6 +547,11 @@ class Assistant:
         self.retriever.warm_up()
         _ = self.answerer
         self.embedder.get_query_embedding("warm up")
+
+    def upgrade_database(self) -> list[str]:
+        """Create or migrate the database tables the settings need (idempotent); the steps
+        applied, none when it was up to date (or there is no database)."""
+        return backend(self.settings).upgrade(self.settings)
 
     # --- inspection -----------------------------------------------------------------------
     def documents(self) -> list[dict[str, Any]]:

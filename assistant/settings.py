@@ -55,6 +55,14 @@ class IndexSettings(_Group):
         description="URL of a shared Chroma server (e.g. http://127.0.0.1:8000); "
         "unset = embedded on-disk index in index_dir.",
     )
+    database_url: str | None = Field(
+        None,
+        description="PostgreSQL URL (postgresql://user@host:5432/db; the password from "
+        "PGPASSWORD or ~/.pgpass): document records, the keyword index, chat sessions, "
+        "ingestion state and the writer lock live there, vectors stay in Chroma (chroma_url "
+        "for several machines); create its tables with `assistant db upgrade`. "
+        "Unset = everything in index_dir.",
+    )
     embedder: str = Field(
         "minilm-q8",
         description="Embedding backend: 'minilm-q8' (all-MiniLM-L6-v2 as a fused int8 ONNX "
@@ -91,6 +99,13 @@ class IndexSettings(_Group):
         "without renewal (it is renewed every third of this); a killed ingestion blocks others "
         "at most this long (a dead process on the same machine not at all).",
     )
+    ingest_workers: int = Field(
+        1,
+        ge=1,
+        le=64,
+        description="Embedding processes of `assistant ingest` (--workers); 1 = embed in the "
+        "ingesting process (embed_threads batches at once).",
+    )
     ingest_batch_chunks: int = Field(
         256,
         ge=1,
@@ -98,6 +113,13 @@ class IndexSettings(_Group):
         description="Chunks embedded and written per ingestion batch (whole documents); a "
         "killed ingestion loses at most the batch in progress.",
     )
+
+    @field_validator("database_url")
+    @classmethod
+    def _database_url(cls, v: str | None) -> str | None:
+        if v is not None and not v.startswith(("postgresql://", "postgres://")):
+            raise ValueError("database_url must be a postgresql:// URL")
+        return v or None
 
     @model_validator(mode="after")
     def _overlap_below_size(self) -> IndexSettings:
@@ -659,6 +681,9 @@ class Settings(BaseSettings):
         for name, value in self.flat().items():
             if name in SECRET_FIELDS:
                 value = "***" if value is not None else None
+            elif name == "database_url" and value:
+                password = url_password(value)
+                value = value.replace(f":{password}@", ":***@") if password else value
             elif isinstance(value, Path):
                 value = str(value)
             out[name] = value
@@ -667,11 +692,25 @@ class Settings(BaseSettings):
     def secrets(self) -> list[str]:
         """The secret values set, for log redaction."""
         values = self.flat()
-        return [
+        found = [
             values[n].get_secret_value()
             for n in SECRET_FIELDS
             if isinstance(values.get(n), SecretStr) and values[n].get_secret_value()
         ]
+        password = url_password(self.index.database_url)
+        return found + [password] if password else found
+
+
+def url_password(url: str | None) -> str | None:
+    """The password inside a URL (postgresql://user:PASSWORD@host/db), if any."""
+    if not url:
+        return None
+    from urllib.parse import urlsplit
+
+    try:
+        return urlsplit(url).password or None
+    except ValueError:
+        return None
 
 
 def load_settings(**overrides: Any) -> Settings:

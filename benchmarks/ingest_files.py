@@ -62,6 +62,7 @@ def ingest_once(paths: list[Path], index: Path, corpus: Path) -> dict[str, float
 
     import assistant.index.ingestion as ingestion
     from assistant.app import Assistant
+    from assistant.index.local import LocalCatalog
     from assistant.index.store import Store
     from assistant.settings import Settings
 
@@ -70,8 +71,7 @@ def ingest_once(paths: list[Path], index: Path, corpus: Path) -> dict[str, float
     embed, write = [0.0], [0.0]
     with (
         timed(ingestion, "embed_texts", embed),
-        timed(Store, "put_doc", write),
-        timed(Store, "put_docs", write),
+        timed(LocalCatalog, "put_docs", write),
         timed(Store, "delete_chunks_of", write),
         timed(ChromaVectorStore, "add", write),
     ):

@@ -9,6 +9,7 @@ import uuid
 from collections import Counter, OrderedDict
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from typing import Protocol
 
 from assistant import validate
 from assistant.types import Citation, Turn
@@ -101,8 +102,23 @@ def session_from_history(history: list[Turn | tuple[str, str]]) -> ChatSession:
     return session
 
 
+class Sessions(Protocol):
+    """Where conversations are kept (assistant/backends.py picks one)."""
+
+    # The folder the sessions are written to, checked by the server's health; None when they
+    # live elsewhere (memory only, or a database).
+    folder: Path | None
+
+    def new(self, persist: bool | None) -> ChatSession: ...
+
+    def get(self, session_id: str) -> ChatSession: ...
+
+    def save(self, session: ChatSession) -> None: ...
+
+
 class SessionStore:
-    """Sessions by id, in memory and, given a folder, as JSON files that survive restarts."""
+    """Sessions by id, in memory and, given a folder, as JSON files that survive restarts.
+    Per process: replicas behind one address share sessions through PostgreSQL instead."""
 
     def __init__(
         self, folder: Path | None = None, keep_turns: int = 20, keep_sessions: int = 1000

@@ -23,6 +23,7 @@ import numpy as np
 
 from assistant.answer.answerability import (
     JUDGE_FEATURES,
+    UNIT_FEATURES,
     Context,
     Model,
     judge_features,
@@ -200,7 +201,8 @@ class ExtractiveAnswerer:
         pool = [c for c in candidates(hits, doc_texts, window) if len(words(c.text)) >= MIN_WORDS]
         weights = self.weights(question, context)
         rows = np.array([unit_features(frame, weights, c.ctx) for c in pool], dtype=np.float64)
-        return pool, relative(rows.reshape(len(pool), -1))
+        # No candidate (every unit too short): an empty table, which the judge refuses.
+        return pool, relative(rows.reshape(len(pool), len(UNIT_FEATURES)))
 
     def judge(
         self,

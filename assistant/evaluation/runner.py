@@ -213,13 +213,25 @@ def load_questions(path: Path) -> list[Question]:
 def eval_index_dir(settings: Settings, dataset: Path) -> Path:
     """``<index_dir>/eval-<dataset>-<hash of the index manifest>``: the settings that shape
     the index pick the folder, so changing them never trips over an index built otherwise."""
+    return settings.index.index_dir / eval_name(settings, dataset)
+
+
+def eval_name(settings: Settings, dataset: Path) -> str:
     from assistant.index.embedding import embedder_dim
     from assistant.index.store import manifest_for
 
     shape = manifest_for(settings, embedder_dim(settings.index.embedder))
     digest = hashlib.sha256(json.dumps(shape, sort_keys=True).encode()).hexdigest()[:8]
     name = re.sub(r"[^A-Za-z0-9._-]", "_", dataset.resolve().name)
-    return settings.index.index_dir / f"eval-{name}-{digest}"
+    return f"eval-{name}-{digest}"
+
+
+def use_eval_index(settings: Settings, dataset: Path, index: Path | None = None) -> None:
+    """Point ``settings`` at the dataset's own index: its folder, and with a shared Chroma
+    server or a database its own collection, so the newsroom's index is never touched."""
+    settings.index.index_dir = index or eval_index_dir(settings, dataset)
+    if settings.index.chroma_url or settings.index.database_url:
+        settings.index.collection = eval_name(settings, dataset)
 
 
 # --- scoring ----------------------------------------------------------------------------------

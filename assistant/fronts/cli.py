@@ -155,6 +155,16 @@ def ingest(
         bool, typer.Option("--rebuild", help="Delete the index and build it anew.")
     ] = False,
     as_json: Annotated[bool, typer.Option("--json", help="Print the summary as JSON.")] = False,
+    workers: Annotated[
+        int | None,
+        typer.Option(
+            "--workers",
+            min=1,
+            max=64,
+            help="Embedding processes (default: settings ingest_workers, 1). With "
+            "database_url, ingestions on several machines also share one queue.",
+        ),
+    ] = None,
 ) -> None:
     """Read, clean, chunk and embed documents into the index (incremental). URLs are
     fetched, and their articles extracted (an unchanged page costs one request)."""
@@ -169,7 +179,9 @@ def ingest(
     results: list[Any] = []
     with _errors():
         if files or not links or prune or rebuild:
-            report = a.ingest(files or None, prune=prune, rebuild=rebuild, progress=_progress)
+            report = a.ingest(
+                files or None, prune=prune, rebuild=rebuild, progress=_progress, workers=workers
+            )
         else:
             from assistant.types import IngestReport
 
@@ -693,13 +705,13 @@ def evaluate(
 ) -> None:
     """Ingest a benchmark's corpus and score retrieval and answers on its questions."""
     from assistant.app import Assistant
-    from assistant.evaluation.runner import eval_index_dir, resolve_dataset, run_eval
+    from assistant.evaluation.runner import resolve_dataset, run_eval, use_eval_index
     from assistant.settings import load_settings
 
     with _errors():
         settings = load_settings()
         folder = resolve_dataset(dataset, [Path(__file__).resolve().parent])
-        settings.index.index_dir = index or eval_index_dir(settings, folder)
+        use_eval_index(settings, folder, index)
         assistant = Assistant(settings)
         report = run_eval(assistant, folder, split=split, limit=limit, progress=_progress)
         runs = None
@@ -726,6 +738,23 @@ def evaluate(
             typer.echo(f"  as of {r.as_of}; gold: {'; '.join(r.gold)}")
             for i, t in enumerate(r.top[:3], start=1):
                 typer.echo(f"  {i}. {t}")
+
+
+db_app = typer.Typer(no_args_is_help=True, help="The PostgreSQL database (database_url).")
+app.add_typer(db_app, name="db")
+
+
+@db_app.command("upgrade")
+def db_upgrade() -> None:
+    """Create or migrate the assistant's tables in database_url (safe to run again)."""
+    a = _assistant()
+    if not a.settings.index.database_url:
+        _fail("database_url is not set (ASSISTANT_DATABASE_URL=postgresql://...)", 2)
+    with _errors():
+        applied = a.upgrade_database()
+    for step in applied:
+        typer.echo(f"applied {step}")
+    typer.echo("the database is up to date" if applied else "the database was already up to date")
 
 
 @app.command("settings")

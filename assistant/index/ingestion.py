@@ -13,17 +13,22 @@ import json
 import logging
 import os
 import time
+from collections import deque
 from collections.abc import Callable, Iterable
+from concurrent.futures import Future
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 from llama_index.core.base.embeddings.base import BaseEmbedding
 from llama_index.core.node_parser import SentenceSplitter
 from llama_index.core.schema import Document, MetadataMode, TextNode
 
-from assistant.index.embedding import embed_function
+from assistant.index.catalog import Claim, WorkItem
 from assistant.index.readers import ReadError, is_supported, iter_files, read_file_report
 from assistant.index.store import Store, date_int
+from assistant.index.workers import Embedding
 from assistant.settings import Settings
 from assistant.types import IngestReport, Source
 
@@ -156,6 +161,7 @@ def _rel(file: Path, root: Path) -> str:
 
 
 ProgressFactory = Callable[[int, str], Any]
+FILE_GROUP = 256  # files whose records are looked up together
 
 
 def ingest(
@@ -166,110 +172,31 @@ def ingest(
     prune: bool = False,
     progress: ProgressFactory | None = None,
     rebuild: bool = False,
+    workers: int | None = None,
 ) -> IngestReport:
     """Bring the index in line with ``paths``. ``progress(total, desc)`` returns a tqdm-like bar.
 
-    Safe to kill at any point: the next run ends with exactly the documents of the corpus
-    (see ``_write_batch`` for the write order, ``_repair`` for what a re-run fixes).
+    Three steps: what a killed run left half-written is queued again (the catalog knows it
+    without scanning the index); the files are planned against the records of those very
+    files (looked up, not listed: a one-file ingestion costs the same in any size of index);
+    then the queue is worked off in batches, embedded by ``workers`` processes (default: the
+    ``ingest_workers`` setting) and written in the store's kill-safe order. With a database
+    the queue is shared: every ``assistant ingest`` on it helps work it off, each document
+    once.
     """
     t0 = time.perf_counter()
     report = IngestReport()
-    with store.write_lock():
+    with store.write_lock(exclusive=rebuild):
         log.info("writing to %s (collection %s)", store.location, settings.index.collection)
         if rebuild:
             store.drop()
-        records = store.doc_records()
-        _repair(store, records, report)
-        by_file: dict[str, list[str]] = {}
-        for doc_id, meta in records.items():
-            if meta.get("origin") == "web":
-                continue  # fetched from a URL: no file to find or prune
-            by_file.setdefault(str(meta.get("file", "")), []).append(doc_id)
-        restat: dict[str, dict[str, Any]] = {}  # unchanged files whose stat moved
-
-        pending: list[tuple[Source, dict[str, Any], bool]] = []  # (source, record, is_update)
-        seen_files: set[str] = set()
-        rejected: list[tuple[Path, Path, str]] = []
-        for file, root in iter_files(list(paths), rejected):
-            if file.name.endswith(".meta.json"):
-                continue
-            report.files_seen += 1
-            root = _resolve_root(file, root, settings.index.corpus_dir)
-            rel = _rel(file, root)
-            key = str(file.resolve())
-            seen_files.add(key)
-            if not is_supported(file):
-                report.skipped.append((rel, f"unsupported file type {file.suffix or '(none)'}"))
-                continue
-            try:
-                size = file.stat().st_size
-                if size > settings.index.max_file_mb * 1024 * 1024:
-                    report.skipped.append(
-                        (
-                            rel,
-                            f"file too large ({size / 1e6:.1f} MB > "
-                            f"{settings.index.max_file_mb} MB)",
-                        )
-                    )
-                    continue
-                stat = file_stat(file)
-                old_ids = by_file.get(key, [])
-                if stat and old_ids and all(_same_stat(records[i], stat) for i in old_ids):
-                    report.files_unchanged += 1
-                    report.docs_unchanged += len(old_ids)
-                    report.docs_by_file[key] = len(old_ids)
-                    continue
-                fp = file_fingerprint(file)
-            except OSError as exc:
-                report.skipped.append((rel, f"cannot read: {exc.strerror or exc}"))
-                continue
-            if old_ids and all(records[i].get("file_hash") == fp for i in old_ids):
-                report.files_unchanged += 1
-                report.docs_unchanged += len(old_ids)
-                report.docs_by_file[key] = len(old_ids)
-                restat.update({i: {**records[i], "file_stat": stat} for i in old_ids})
-                continue
-            try:
-                sources, problems = read_file_report(file, root)
-            except ReadError as exc:
-                report.skipped.append((rel, str(exc)))
-                continue
-            except Exception as exc:  # a reader bug must not lose the rest of the corpus
-                log.exception("reader failed on %s", file)
-                report.skipped.append((rel, f"unreadable: {type(exc).__name__}: {exc}"))
-                continue
-            report.files_read += 1
-            report.skipped += [(rel, p) for p in problems]
-            report.docs_by_file[key] = len(sources)
-            new_ids = {s.doc_id for s in sources}
-            for gone in set(old_ids) - new_ids:
-                report.chunks_removed += store.delete_doc(gone)
-                report.docs_removed += 1
-            for src in sources:
-                record = doc_record(src, file=key, file_hash=fp, file_stat=stat)
-                old = records.get(src.doc_id)
-                if old is not None and old.get("hash") == record["hash"]:
-                    if (old.get("file_hash"), old.get("file"), old.get("file_stat")) != (
-                        fp,
-                        key,
-                        stat,
-                    ):
-                        store.put_doc(src, {**old, "file": key, "file_hash": fp, "file_stat": stat})
-                    report.docs_unchanged += 1
-                    continue
-                pending.append((src, record, old is not None))
-
-        store.update_records(restat)
-        report.files_seen += len(rejected)
-        report.skipped += [(_rel(file, root), why) for file, root, why in rejected]
-        if prune:
-            for key, ids in by_file.items():
-                if key not in seen_files and not Path(key).exists():
-                    for doc_id in ids:
-                        report.chunks_removed += store.delete_doc(doc_id)
-                        report.docs_removed += 1
-
-        _write_pending(pending, store, embedder, settings, report, progress)
+        splitter = make_splitter(settings)
+        redo = store.catalog.pending()
+        if redo:
+            log.info("%d documents were left half-written; redoing them", len(redo))
+        planned = _plan(paths, store, settings, prune, report)
+        total = _enqueue(store, splitter, redo + planned)
+        _work(store, embedder, settings, report, progress, workers, total)
     report.seconds = time.perf_counter() - t0
     log.info("ingestion done: %s", report.summary().replace("\n", "; "))
     return report
@@ -285,126 +212,244 @@ def ingest_sources(
 ) -> IngestReport:
     """Write documents that come from no file (web pages, feed items): each ``(source,
     extra record fields)`` is added, replaces its earlier version, or is left alone when its
-    content is unchanged; the documents ``remove`` names are deleted. Same write order (and
-    kill safety) as ``ingest``; only these documents' records are read."""
+    content is unchanged; the documents ``remove`` names are deleted. Same queue, write order
+    (and kill safety) as ``ingest``; only these documents' records are read."""
     t0 = time.perf_counter()
     report = IngestReport()
     gone = [d for d in dict.fromkeys(remove) if d not in {s.doc_id for s, _ in items}]
     with store.write_lock():
-        records = store.doc_records([s.doc_id for s, _ in items] + gone)
-        for doc_id in gone:
-            if doc_id in records:
-                report.chunks_removed += store.delete_doc(doc_id)
-                report.docs_removed += 1
-        pending: list[tuple[Source, dict[str, Any], bool]] = []
+        records = store.catalog.records(doc_ids=[s.doc_id for s, _ in items] + gone)
+        work = [WorkItem(doc_id, "delete") for doc_id in gone if doc_id in records]
         for src, extra in items:
             record = doc_record(src, file="", file_hash="", origin="web", **extra)
             old = records.get(src.doc_id)
             if old is not None and old.get("hash") == record["hash"]:
                 report.docs_unchanged += 1
                 continue
-            pending.append((src, record, old is not None))
-        _write_pending(pending, store, embedder, settings, report, progress)
+            work.append(WorkItem(src.doc_id, "upsert", src, record, is_update=old is not None))
+        total = _enqueue(store, make_splitter(settings), work)
+        _work(store, embedder, settings, report, progress, None, total)
     report.seconds = time.perf_counter() - t0
-    if pending or gone:
+    if work:
         log.info("ingested: %s", report.summary().replace("\n", "; "))
     return report
 
 
-def _repair(store: Store, records: dict[str, dict[str, Any]], report: IngestReport) -> None:
-    """Undo what a killed run left: chunks of documents without a record are deleted, and a
-    record whose chunk count disagrees with the chunks stored is marked to be redone.
+def _enqueue(store: Store, splitter: SentenceSplitter, items: list[WorkItem]) -> int:
+    """Queue the work; its chunks (chunked here, milliseconds a document, so that the bar can
+    count chunks, the unit of embedding work)."""
+    for item in items:
+        if item.op == "upsert" and item.source is not None:
+            item.nodes = chunk_sources(splitter, [item.source])
+    store.catalog.enqueue(items)
+    return sum(len(i.nodes or ()) for i in items)
 
-    ``records`` is changed in place so that the marked documents are re-read and rewritten.
-    """
-    counts = store.chunk_counts()
-    for orphan in set(counts) - set(records):
-        report.chunks_removed += store.delete_chunks_of(orphan)
-    for doc_id, meta in records.items():
-        stored = counts.get(doc_id, 0)
-        if meta.get("hash") != "pending" and int(meta.get("chunks", -1)) == stored:
+
+@dataclass
+class _File:
+    path: Path
+    rel: str
+    key: str
+    stat: str
+    root: Path
+
+
+def _plan(
+    paths: Iterable[Path], store: Store, settings: Settings, prune: bool, report: IngestReport
+) -> list[WorkItem]:
+    """The work the files ask for: documents to add, rewrite or delete."""
+    items: list[WorkItem] = []
+    seen_files: set[str] = set()
+    rejected: list[tuple[Path, Path, str]] = []
+    group: list[_File] = []
+    for file, root in iter_files(list(paths), rejected):
+        if file.name.endswith(".meta.json"):
             continue
-        log.info("document %s is incomplete (%d chunks stored); redoing it", doc_id, stored)
-        meta["hash"], meta["file_hash"], meta["file_stat"] = "pending", "", ""
+        report.files_seen += 1
+        root = _resolve_root(file, root, settings.index.corpus_dir)
+        rel = _rel(file, root)
+        key = str(file.resolve())
+        seen_files.add(key)
+        if not is_supported(file):
+            report.skipped.append((rel, f"unsupported file type {file.suffix or '(none)'}"))
+            continue
+        try:
+            size = file.stat().st_size
+            if size > settings.index.max_file_mb * 1024 * 1024:
+                report.skipped.append(
+                    (rel, f"file too large ({size / 1e6:.1f} MB > {settings.index.max_file_mb} MB)")
+                )
+                continue
+            stat = file_stat(file)
+        except OSError as exc:
+            report.skipped.append((rel, f"cannot read: {exc.strerror or exc}"))
+            continue
+        group.append(_File(file, rel, key, stat, root))
+        if len(group) >= FILE_GROUP:
+            items += _plan_files(group, store, report)
+            group = []
+    items += _plan_files(group, store, report)
+    report.files_seen += len(rejected)
+    report.skipped += [(_rel(file, root), why) for file, root, why in rejected]
+    if prune:
+        # The one step that must see every record: which files are gone.
+        for doc_id, meta in store.catalog.records().items():
+            if meta.get("origin") == "web":
+                continue  # fetched from a URL: no file to find or prune
+            key = str(meta.get("file", ""))
+            if key not in seen_files and not Path(key).exists():
+                items.append(WorkItem(doc_id, "delete"))
+    return items
+
+
+def _plan_files(files: list[_File], store: Store, report: IngestReport) -> list[WorkItem]:
+    if not files:
+        return []
+    catalog = store.catalog
+    records = catalog.records(files=[f.key for f in files])
+    by_file: dict[str, list[str]] = {}
+    for doc_id, meta in records.items():
+        if meta.get("origin") != "web":
+            by_file.setdefault(str(meta.get("file", "")), []).append(doc_id)
+    restat: dict[str, dict[str, Any]] = {}  # unchanged files whose stat moved
+    read: list[tuple[_File, str, list[Source]]] = []
+    for f in files:
+        old_ids = by_file.get(f.key, [])
+        if f.stat and old_ids and all(_same_stat(records[i], f.stat) for i in old_ids):
+            report.files_unchanged += 1
+            report.docs_unchanged += len(old_ids)
+            report.docs_by_file[f.key] = len(old_ids)
+            continue
+        try:
+            fp = file_fingerprint(f.path)
+        except OSError as exc:
+            report.skipped.append((f.rel, f"cannot read: {exc.strerror or exc}"))
+            continue
+        if old_ids and all(records[i].get("file_hash") == fp for i in old_ids):
+            report.files_unchanged += 1
+            report.docs_unchanged += len(old_ids)
+            report.docs_by_file[f.key] = len(old_ids)
+            restat.update({i: {**records[i], "file_stat": f.stat} for i in old_ids})
+            continue
+        try:
+            sources, problems = read_file_report(f.path, f.root)
+        except ReadError as exc:
+            report.skipped.append((f.rel, str(exc)))
+            continue
+        except Exception as exc:  # a reader bug must not lose the rest of the corpus
+            log.exception("reader failed on %s", f.path)
+            report.skipped.append((f.rel, f"unreadable: {type(exc).__name__}: {exc}"))
+            continue
+        report.files_read += 1
+        report.skipped += [(f.rel, p) for p in problems]
+        report.docs_by_file[f.key] = len(sources)
+        read.append((f, fp, sources))
+    store.update_records(restat)
+    # A document may have been read from another file before (a moved file).
+    others = [s.doc_id for _, _, sources in read for s in sources if s.doc_id not in records]
+    if others:
+        records.update(catalog.records(doc_ids=others))
+    items: list[WorkItem] = []
+    for f, fp, sources in read:
+        new_ids = {s.doc_id for s in sources}
+        items += [WorkItem(gone, "delete") for gone in set(by_file.get(f.key, [])) - new_ids]
+        for src in sources:
+            record = doc_record(src, file=f.key, file_hash=fp, file_stat=f.stat)
+            old = records.get(src.doc_id)
+            if old is not None and old.get("hash") == record["hash"]:
+                if (old.get("file_hash"), old.get("file"), old.get("file_stat")) != (
+                    fp,
+                    f.key,
+                    f.stat,
+                ):
+                    moved = {**old, "file": f.key, "file_hash": fp, "file_stat": f.stat}
+                    catalog.move(src, moved)
+                report.docs_unchanged += 1
+                continue
+            items.append(WorkItem(src.doc_id, "upsert", src, record, is_update=old is not None))
+    return items
 
 
 def _same_stat(record: dict[str, Any], stat: str) -> bool:
     return record.get("file_stat") == stat and record.get("hash") not in (None, "", "pending")
 
 
-def _write_pending(
-    pending: list[tuple[Source, dict[str, Any], bool]],
+def _work(
     store: Store,
     embedder: BaseEmbedding,
     settings: Settings,
     report: IngestReport,
     progress: ProgressFactory | None,
+    workers: int | None,
+    total: int,
 ) -> None:
-    if not pending:
-        return
-    from concurrent.futures import Future, ThreadPoolExecutor
-
+    """Claim batches from the queue, embed them (``workers`` processes, or this one), write
+    them in order. Embedding the next batches overlaps writing this one."""
+    bar = progress(total, "embedding") if progress and total else None
     splitter = make_splitter(settings)
-    # Chunk up front (milliseconds a document) so the bar can count chunks, the unit of
-    # embedding work.
-    groups: list[_Group] = []
-    for src, record, is_update in pending:
-        groups.append((src, record, is_update, chunk_sources(splitter, [src])))
-    total = sum(len(g[3]) for g in groups)
-    bar = progress(total, "embedding") if progress else None
-    done = [0, total]
-    batches: list[list[_Group]] = [[]]
-    size = 0
-    for group in groups:
-        if size >= settings.index.ingest_batch_chunks:
-            batches.append([])
-            size = 0
-        batches[-1].append(group)
-        size += len(group[3])
-    # Writing a batch to Chroma overlaps with embedding the next one; batches are written in
-    # order, one at a time, so the store's write order holds per batch.
-    with ThreadPoolExecutor(1, thread_name_prefix="ingest-write") as writer:
-        written: Future[None] | None = None
-        for batch in batches:
-            if not batch:
-                continue
-            store.check_writer()
-            _embed(batch, embedder)
-            if written is not None:
-                written.result()  # re-raises a failed write before more work is queued
-            written = writer.submit(_write_batch, batch, store, report, bar, done)
-        if written is not None:
-            written.result()
-    if bar is not None:
-        bar.close()
+
+    def chunk(item: WorkItem) -> None:
+        assert item.source is not None
+        item.nodes = chunk_sources(splitter, [item.source])
+
+    catalog = store.catalog
+    done = 0
+    try:
+        with Embedding(embedder, settings, workers or settings.index.ingest_workers) as embedding:
+            inflight: deque[tuple[Claim, Future[np.ndarray]]] = deque()
+            more = True
+            while True:
+                while more and len(inflight) < embedding.depth:
+                    store.check_writer()
+                    claim = catalog.claim(settings.index.ingest_batch_chunks, chunk)
+                    if claim is None:
+                        more = False
+                        break
+                    inflight.append((claim, embedding.submit(_embed_texts(claim))))
+                if not inflight:
+                    return
+                claim, future = inflight.popleft()
+                try:
+                    _assign(claim, future.result())
+                    log.debug("writing %d documents, %d chunks", len(claim.items), claim.chunks)
+                    removed = store.write_batch(claim)
+                except BaseException:
+                    for c in [claim, *(c for c, _ in inflight)]:
+                        catalog.release(c)
+                    raise
+                _account(report, claim, removed)
+                done += claim.chunks
+                log.info("indexed %d chunks (%d documents in this batch)", done, len(claim.items))
+                if bar is not None:
+                    bar.update(claim.chunks)
+    finally:
+        if bar is not None:
+            bar.close()
 
 
-_Group = tuple[Source, dict[str, Any], bool, list[TextNode]]
+def _embed_texts(claim: Claim) -> list[str]:
+    return [
+        n.get_content(metadata_mode=MetadataMode.EMBED) for i in claim.items for n in i.nodes or ()
+    ]
 
 
-def _embed(batch: list[_Group], embedder: BaseEmbedding) -> None:
-    nodes = [n for g in batch for n in g[3]]
-    vectors = embed_function(embedder)(
-        [n.get_content(metadata_mode=MetadataMode.EMBED) for n in nodes]
-    )
+def _assign(claim: Claim, vectors: np.ndarray) -> None:
+    nodes = [n for i in claim.items for n in i.nodes or ()]
     for node, vec in zip(nodes, vectors, strict=True):
         node.embedding = vec
 
 
-def _write_batch(
-    batch: list[_Group], store: Store, report: IngestReport, bar: Any, done: list[int]
-) -> None:
-    nodes = sum(len(g[3]) for g in batch)
-    log.debug("writing %d documents, %d chunks", len(batch), nodes)
-    report.chunks_removed += store.write_documents([(src, rec, ns) for src, rec, _, ns in batch])
-    for src, _record, is_update, doc_nodes in batch:
-        report.chunks_added += len(doc_nodes)
-        if is_update:
+def _account(report: IngestReport, claim: Claim, removed: int) -> None:
+    report.chunks_removed += removed
+    for item in claim.items:
+        if item.op == "delete":
+            report.docs_removed += 1
+            continue
+        report.chunks_added += len(item.nodes or ())
+        if item.is_update:
             report.docs_updated += 1
         else:
             report.docs_added += 1
-        report.arrived.append(("updated" if is_update else "added", src.title, src.source))
-    done[0] += nodes
-    log.info("indexed %d/%d chunks (%d documents in this batch)", done[0], done[1], len(batch))
-    if bar is not None:
-        bar.update(nodes)
+        if item.source is not None:
+            status = "updated" if item.is_update else "added"
+            report.arrived.append((status, item.source.title, item.source.source))

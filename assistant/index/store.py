@@ -1,27 +1,22 @@
-"""The Chroma side of the index: chunk vectors, stored document texts, and the manifest.
+"""The Chroma side of the index (chunk vectors and the manifest) and the write order.
 
-Two collections: ``<name>`` holds the chunks (vectors, text, metadata) behind llama-index's
-``ChromaVectorStore``; ``<name>-docs`` holds one record per document: its cleaned text (what
-citation offsets refer to), metadata and content hash. Keeping the documents in Chroma rather
-than in a local docstore file means a Chroma server shares them with every process, and the
-per-document write order (chunks first, document record last) keeps the index consistent when
-an ingestion is killed: a document whose record is missing or stale is simply redone.
+The chunks of every document live in one Chroma collection ``<name>`` behind llama-index's
+``ChromaVectorStore``, under ids ``<doc_id>:<n>``; the collection's metadata is the manifest
+(what built the index). Everything committed after the vectors (document records, keyword
+postings, the revision, the writer lock and the queue of work) is the catalog's
+(catalog.py), kept in Chroma and on disk (local.py) or in PostgreSQL (postgres/), as the
+settings choose (backends.py). ``write_batch`` owns the order that survives a kill anywhere.
 """
 
 from __future__ import annotations
 
 import contextlib
-import fcntl
-import json
-import os
 import threading
-import uuid
 from collections.abc import Callable, Iterator
 from typing import Any, TypeVar
 
-import numpy as np
-
-from assistant.errors import IndexBusy, IndexMismatch
+from assistant.errors import IndexBusy, IndexMismatch  # noqa: F401  (IndexBusy: re-exported)
+from assistant.index.catalog import Catalog, Claim
 from assistant.settings import Settings
 from assistant.types import Chunk, Source
 
@@ -29,8 +24,6 @@ MANIFEST_KEYS = ("embedder", "dim", "chunk_size", "chunk_overlap", "tokenizer", 
 # 2: the embedded text is title + chunk (1 also had the date): vectors of the two don't mix.
 SCHEMA_VERSION = 2
 _T = TypeVar("_T")
-# Chroma needs an embedding per record; document records are looked up by id, never by vector
-# (put_docs gives each a 1-dimensional zero vector).
 
 
 def manifest_for(settings: Settings, dim: int) -> dict[str, Any]:
@@ -44,47 +37,49 @@ def manifest_for(settings: Settings, dim: int) -> dict[str, Any]:
     }
 
 
-def _flat(meta: dict[str, Any]) -> dict[str, Any]:
-    # Chroma metadata values must be scalars; None is not allowed.
-    return {k: v for k, v in meta.items() if isinstance(v, str | int | float | bool)}
+def chroma_client(settings: Settings) -> tuple[Any, str]:
+    """A Chroma client for the settings (a server, or the on-disk index) and where it is."""
+    import chromadb
+    from chromadb.config import Settings as ChromaSettings
+
+    chroma_settings = ChromaSettings(anonymized_telemetry=False, allow_reset=False)
+    if settings.index.chroma_url:
+        from urllib.parse import urlparse
+
+        u = urlparse(settings.index.chroma_url)
+        client = chromadb.HttpClient(
+            host=u.hostname or "127.0.0.1",
+            port=u.port or (443 if u.scheme == "https" else 8000),
+            ssl=u.scheme == "https",
+            settings=chroma_settings,
+        )
+        return client, settings.index.chroma_url
+    settings.index.index_dir.mkdir(parents=True, exist_ok=True)
+    # Absolute: chromadb keeps one system per path *string* in a process, so a relative
+    # "index" opened again after a chdir would reuse the first folder's system.
+    client = chromadb.PersistentClient(
+        path=str(settings.index.index_dir.resolve()), settings=chroma_settings
+    )
+    return client, str(settings.index.index_dir)
 
 
 class Store:
-    """Opens (or creates) the collections and checks the manifest against the settings."""
+    """Opens (or creates) the chunk collection, checks the manifest against the settings, and
+    holds the catalog the settings choose."""
 
     def __init__(self, settings: Settings, dim: int, check: bool = True) -> None:
-        import chromadb
-        from chromadb.config import Settings as ChromaSettings
+        from assistant.backends import backend
 
         self.settings = settings
         self.manifest = manifest_for(settings, dim)
-        chroma_settings = ChromaSettings(anonymized_telemetry=False, allow_reset=False)
-        if settings.index.chroma_url:
-            from urllib.parse import urlparse
-
-            u = urlparse(settings.index.chroma_url)
-            self.client = chromadb.HttpClient(
-                host=u.hostname or "127.0.0.1",
-                port=u.port or (443 if u.scheme == "https" else 8000),
-                ssl=u.scheme == "https",
-                settings=chroma_settings,
-            )
-            self.location = settings.index.chroma_url
-        else:
-            settings.index.index_dir.mkdir(parents=True, exist_ok=True)
-            # Absolute: chromadb keeps one system per path *string* in a process, so a relative
-            # "index" opened again after a chdir would reuse the first folder's system.
-            self.client = chromadb.PersistentClient(
-                path=str(settings.index.index_dir.resolve()), settings=chroma_settings
-            )
-            self.location = str(settings.index.index_dir)
+        self.client, self.location = chroma_client(settings)
         self._reopen_lock = threading.RLock()
-        self._lease: Any = None
-        self._dirty = False
         # Bumped whenever the collections are replaced (a rebuild, here or in another process):
         # holders of collection handles (the retriever's vector index) must take new ones.
         self.generation = 0
         self._open()
+        self.catalog: Catalog = backend(settings).catalog(settings, self.client, self.location)
+        self._epoch = self.catalog.state()[0]
         if check:
             self.check_manifest()
 
@@ -94,9 +89,6 @@ class Store:
             self.settings.index.collection,
             embedding_function=None,
             metadata={"hnsw:space": "cosine", **self.manifest},
-        )
-        self.docs = self.client.get_or_create_collection(
-            f"{self.settings.index.collection}-docs", embedding_function=None
         )
 
     # --- manifest -------------------------------------------------------------------------
@@ -118,16 +110,15 @@ class Store:
             )
 
     def drop(self) -> None:
-        """Delete both collections and create them afresh with the current manifest."""
-        # Document records go first: a kill in between leaves chunks without records, which
-        # the next ingestion treats as orphans, never records whose chunks are gone.
+        """Delete the index and create it afresh with the current manifest."""
         with self._reopen_lock:
-            for name in (f"{self.settings.index.collection}-docs", self.settings.index.collection):
-                with contextlib.suppress(Exception):
-                    self.client.delete_collection(name)
+            self.catalog.drop_records()
+            with contextlib.suppress(Exception):
+                self.client.delete_collection(self.settings.index.collection)
             self._open()
+            self.catalog.dropped()
+            self._epoch = self.catalog.state()[0]
             self.generation += 1
-            self._touch()
 
     @property
     def vector_store(self) -> Any:
@@ -140,94 +131,60 @@ class Store:
                 self._vector_store = ChromaVectorStore(chroma_collection=self.chunks)
             return self._vector_store
 
-    def write_documents(self, batch: list[tuple[Source, dict[str, Any], list[Any]]]) -> int:
-        """Replace the chunks of a batch of documents, in an order that survives a kill
-        anywhere; returns how many old chunks were removed. ``batch`` holds each document
-        with its record (metadata, content hash) and its embedded llama-index nodes.
+    def write_batch(self, claim: Claim) -> int:
+        """Write a claimed batch in the order that survives a kill anywhere; returns how many
+        old chunks were removed. Each item carries its embedded nodes (or is a deletion).
 
-        1. every record of the batch is written with hash "pending" (a kill from here on leaves
-           records that never match, so the next run redoes these documents);
-        2. their old chunks are deleted and the new ones added;
-        3. the records are written with their real hash and chunk count.
-        A run that finds a final record whose chunk count disagrees with the stored chunks, or
-        chunks without a record, repairs that too (ingestion's ``_repair``).
+        1. the catalog is told (the local one marks the records "pending": a kill from here
+           on leaves records that the next run redoes; in PostgreSQL the claimed queue rows
+           stay until step 3 commits);
+        2. the documents' old chunks are deleted from Chroma and the new ones added;
+        3. the catalog commits records and keyword postings (last).
         """
-        self.check_writer()  # embedding is the long part: the lease may have gone meanwhile
-        self.put_docs(
-            [
-                (src, {**record, "hash": "pending", "file_hash": "", "file_stat": ""})
-                for src, record, _ in batch
-            ]
-        )
-        removed = self.delete_chunks_of(*(src.doc_id for src, _, _ in batch))
-        nodes = [n for _, _, doc_nodes in batch for n in doc_nodes]
+        self.catalog.check_writer()  # embedding is the long part: the lock may have gone
+        self.catalog.begin(claim)
+        removed = self.delete_chunks_of(*(i.doc_id for i in claim.items))
+        nodes = [n for i in claim.items for n in (i.nodes or ())]
         if nodes:
             self.vector_store.add(nodes)
-        self.put_docs([(src, {**record, "chunks": len(ns)}) for src, record, ns in batch])
+        self.catalog.commit(claim)
         return removed
 
-    # --- documents ------------------------------------------------------------------------
+    # --- documents (the catalog's) --------------------------------------------------------
     def doc_records(
         self, ids: list[str] | None = None, where: dict[str, Any] | None = None
     ) -> dict[str, dict[str, Any]]:
         """doc_id -> metadata (no texts) of every stored document, or of those with the given
-        ``ids`` or matching the metadata filter ``where``."""
+        ``ids`` or whose fields equal the ``where`` values."""
         if ids is not None and not ids:
             return {}
-        kw: dict[str, Any] = {"include": ["metadatas"]}
-        if ids is not None:
-            kw["ids"] = list(dict.fromkeys(ids))
-        if where is not None:
-            kw["where"] = where
-        got = self._reading(lambda: self.docs.get(**kw))
-        return {i: dict(m or {}) for i, m in zip(got["ids"], got["metadatas"] or [], strict=False)}
+        return self.catalog.records(doc_ids=ids, where=where)
 
     def update_records(self, records: dict[str, dict[str, Any]]) -> None:
         """Replace the metadata of stored documents (their texts and chunks stay). For
         bookkeeping only (file stats): nothing retrieval sees, so the revision stays."""
-        if not records:
-            return
-        self.docs.update(ids=list(records), metadatas=[_flat(m) for m in records.values()])
+        if records:
+            self.catalog.update_records(records)
+
+    @property
+    def index_id(self) -> str:
+        """Changes when the index is rebuilt (what was known about the old one is void)."""
+        return self.catalog.state()[0]
 
     def put_doc(self, src: Source, meta: dict[str, Any]) -> None:
-        self.put_docs([(src, meta)])
-
-    def put_docs(self, items: list[tuple[Source, dict[str, Any]]]) -> None:
-        """Upsert document records (text + metadata) in one call."""
-        if not items:
-            return
-        self._touch()
-        self.docs.upsert(
-            ids=[src.doc_id for src, _ in items],
-            documents=[src.text for src, _ in items],
-            embeddings=np.zeros((len(items), 1), dtype=np.float32),
-            metadatas=[_flat(meta) for _, meta in items],
-        )
+        self.catalog.move(src, meta)
 
     def doc_records_of(self, doc_ids: list[str]) -> dict[str, tuple[dict[str, Any], str]]:
         """doc_id -> (metadata, stored text) of the given documents that exist."""
-        ids = list(dict.fromkeys(doc_ids))
-        got = self._reading(lambda: self.docs.get(ids=ids, include=["metadatas", "documents"]))
-        return {
-            i: (dict(m or {}), t or "")
-            for i, m, t in zip(
-                got["ids"], got["metadatas"] or [], got["documents"] or [], strict=False
-            )
-        }
+        records = self.catalog.records(doc_ids=doc_ids)
+        texts = self.catalog.texts(list(records))
+        return {d: (m, texts.get(d, "")) for d, m in records.items()}
 
     def doc_texts(self, doc_ids: list[str]) -> dict[str, str]:
-        if not doc_ids:
-            return {}
-        ids = list(dict.fromkeys(doc_ids))
-        got = self._reading(lambda: self.docs.get(ids=ids, include=["documents"]))
-        return dict(zip(got["ids"], got["documents"] or [], strict=False))
+        return self.catalog.texts(doc_ids) if doc_ids else {}
 
-    def delete_doc(self, doc_id: str) -> int:
-        """Remove a document's chunks, then its record. Returns the chunks removed."""
-        removed = self.delete_chunks_of(doc_id)
-        self._touch()
-        self.docs.delete(ids=[doc_id])
-        return removed
+    def doc_count(self) -> int:
+        return self.catalog.doc_count()
 
     def delete_chunks_of(self, *doc_ids: str) -> int:
         """Remove every chunk of the given documents. Returns how many were removed."""
@@ -238,17 +195,8 @@ class Store:
         )
         ids = self.chunks.get(where=where, include=[])["ids"]
         if ids:
-            self._touch()
             self.chunks.delete(ids=ids)
         return len(ids)
-
-    def chunk_counts(self) -> dict[str, int]:
-        """doc_id -> number of stored chunks, over the whole collection."""
-        counts: dict[str, int] = {}
-        for meta in self.iter_chunk_metadata():
-            doc_id = str(meta.get("doc_id"))
-            counts[doc_id] = counts.get(doc_id, 0) + 1
-        return counts
 
     def iter_chunk_metadata(self, page: int = 5000) -> Iterator[dict[str, Any]]:
         offset = 0
@@ -261,26 +209,41 @@ class Store:
             offset += page
 
     # --- chunks ---------------------------------------------------------------------------
-    def all_chunks(self, page: int = 5000) -> list[tuple[Chunk, dict[str, Any]]]:
-        """Every chunk with its public metadata (llama-index's private keys dropped)."""
-        out: list[tuple[Chunk, dict[str, Any]]] = []
+    def iter_chunks(self, page: int = 5000) -> Iterator[list[tuple[Chunk, dict[str, Any]]]]:
+        """Every chunk with its public metadata (llama-index's private keys dropped), a page
+        at a time."""
         offset = 0
         while True:
             got = self.chunks.get(include=["documents", "metadatas"], limit=page, offset=offset)
+            out = []
             for cid, text, meta in zip(
                 got["ids"], got["documents"] or [], got["metadatas"] or [], strict=False
             ):
                 m = {k: v for k, v in dict(meta or {}).items() if not k.startswith("_")}
                 out.append((chunk_from(cid, text or "", m), m))
+            yield out
             if len(got["ids"]) < page:
-                return out
+                return
             offset += page
 
-    def count(self) -> int:
-        return int(self._reading(lambda: self.chunks.count()))
+    def all_chunks(self) -> list[tuple[Chunk, dict[str, Any]]]:
+        return [c for page in self.iter_chunks() for c in page]
 
-    def doc_count(self) -> int:
-        return int(self._reading(lambda: self.docs.count()))
+    def chunks_by_id(self, ids: list[str]) -> dict[str, tuple[str, dict[str, Any]]]:
+        """chunk id -> (text, public metadata) of the given chunks that exist."""
+        if not ids:
+            return {}
+        got = self.chunks.get(ids=ids, include=["documents", "metadatas"])
+        return {
+            cid: (text or "", {k: v for k, v in dict(m or {}).items() if not k.startswith("_")})
+            for cid, text, m in zip(
+                got["ids"], got["documents"] or [], got["metadatas"] or [], strict=False
+            )
+        }
+
+    def count(self) -> int:
+        kept = self.catalog.chunk_count()
+        return int(self._reading(lambda: self.chunks.count())) if kept is None else kept
 
     def _reading(self, read: Callable[[], _T]) -> _T:
         """``read()``, retried once on fresh collections if another process replaced them
@@ -294,104 +257,33 @@ class Store:
             return read()
 
     def revision(self) -> str:
-        """Changes whenever an ingestion changed the index, so readers can refresh caches.
-
-        Read from the server (or disk) on every call: the collection object caches its
-        metadata from when it was opened, which would hide another process's ingestion.
-        """
-        from chromadb.errors import NotFoundError
-
+        """Changes whenever a writer changed the index, so readers can refresh caches; when
+        another process rebuilt it, the collection is reopened (and its manifest checked)."""
         with self._reopen_lock:
-            try:
-                fresh = self.client.get_collection(f"{self.settings.index.collection}-docs")
-                if fresh.id != self.docs.id:
-                    raise NotFoundError("collections were replaced")
-            except NotFoundError:
-                # Rebuilt by another process: take the new collections (and check them).
+            epoch, revision = self.catalog.state()
+            if epoch != self._epoch and epoch != "gone":
                 self._open()
+                self.catalog.reopen()
+                self._epoch = epoch
                 self.generation += 1
                 self.check_manifest()
-                fresh = self.docs
-        meta = fresh.metadata or {}
-        return str(meta.get("revision", "0"))
+        return revision
 
-    def bump_revision(self) -> None:
-        self.docs.modify(metadata={"revision": uuid.uuid4().hex})
-
-    def _touch(self) -> None:
-        # The first change of a writing session moves the revision at once, so a reader never
-        # keeps serving a cache of the old index while (or after) this writer dies mid-way.
-        if self._dirty:
-            return
-        self._dirty = True
-        self.bump_revision()
-
+    # --- the writer -----------------------------------------------------------------------
     def check_writer(self) -> None:
-        """Raise ``IndexBusy`` if this writer lost its server lease (called between batches)."""
-        from assistant.index.lease import LeaseLost
+        """Raise ``IndexBusy`` if this writer lost its lock (called between batches)."""
+        self.catalog.check_writer()
 
-        if self._lease is not None:
-            try:
-                self._lease.check()
-            except LeaseLost as exc:
-                raise IndexBusy(str(exc)) from None
+    @property
+    def _lease(self) -> Any:
+        return getattr(self.catalog, "_lease", None)
 
     @contextlib.contextmanager
-    def write_lock(self) -> Iterator[None]:
-        """Serialise writers of one index; a second one is refused, not queued.
-
-        On disk: ``flock`` on ``<index>/.ingest.lock`` (the kernel drops it when the process
-        dies, however it dies). On a Chroma server: a lease record on the server (lease.py).
-        """
-        with self._writer():
-            self._dirty = False
-            try:
-                yield
-            finally:
-                if self._dirty:
-                    self.bump_revision()
-                    self._dirty = False
-
-    @contextlib.contextmanager
-    def _writer(self) -> Iterator[None]:
-        if self.settings.index.chroma_url:
-            from assistant.index.lease import LeaseBusy, ServerLease
-
-            where = (
-                f"collection {self.settings.index.collection!r} on {self.settings.index.chroma_url}"
-            )
-            lease = ServerLease(
-                self.client,
-                self.settings.index.collection,
-                self.settings.index.ingest_lease_seconds,
-                where,
-            )
-            try:
-                lease.acquire()
-            except LeaseBusy as exc:
-                raise IndexBusy(str(exc)) from None
-            self._lease = lease
-            try:
-                yield
-            finally:
-                self._lease = None
-                lease.release()
-            return
-        path = self.settings.index.index_dir / ".ingest.lock"
-        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
-        try:
-            try:
-                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            except BlockingIOError:
-                raise IndexBusy(
-                    f"Another ingestion is writing to {self.settings.index.index_dir}; "
-                    "wait for it to finish and run again."
-                ) from None
-            os.ftruncate(fd, 0)
-            os.write(fd, json.dumps({"pid": os.getpid()}).encode())
+    def write_lock(self, exclusive: bool = False) -> Iterator[None]:
+        """Serialise writers of one index: a second one is refused, not queued (with a
+        database, ingestions share the queue and only a rebuild excludes the others)."""
+        with self.catalog.writer(exclusive):
             yield
-        finally:
-            os.close(fd)
 
 
 def date_int(iso: str | None) -> int:

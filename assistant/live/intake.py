@@ -213,7 +213,7 @@ class Intake:
         now = time.time() if now is None else now
         feed.last_poll = now
         poll = FeedPoll(feed.url, feed.title, "ok")
-        index_id = str(self.store.docs.id)
+        index_id = self.store.index_id
         same_index = feed.validators_for == index_id
         try:
             got = self.fetcher.get(

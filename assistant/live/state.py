@@ -5,8 +5,8 @@ on one Chroma server share it: a feed is polled by one of them at a time (``clai
 an item one of them ingested is known to the others.
 
 ``LiveState`` is the narrow interface the rest of the code uses; ``ChromaLiveState`` keeps it
-in a ``<collection>-live`` Chroma collection. Another backend (a SQL database) implements the
-same few methods; ``open_state`` picks one.
+in a ``<collection>-live`` Chroma collection, postgres/live.py in PostgreSQL (with
+``database_url``); ``open_state`` asks assistant/backends.py which.
 """
 
 from __future__ import annotations
@@ -293,12 +293,8 @@ class ChromaLiveState:
 
 
 def open_state(store: Any) -> LiveState:
-    """The live state of the index ``store`` opened (a ``Store``)."""
-    settings = store.settings
-    server = bool(settings.index.chroma_url)
-    return ChromaLiveState(
-        store.client,
-        settings.index.collection,
-        None if server else settings.index.index_dir,
-        store.location,
-    )
+    """The live state of the index ``store`` opened (a ``Store``): where the settings keep the
+    index's other parts (assistant/backends.py)."""
+    from assistant.backends import backend
+
+    return backend(store.settings).live(store)

@@ -2,36 +2,36 @@
 
 ``KeywordIndex`` is what retrieval needs of a keyword backend: candidates for a query under
 filters, the IDF of a term (answering weighs question terms by it), and the newest publication
-date (the default ``as_of``). The local backend is bm25s through llama-index's
-``BM25Retriever`` (its tokenizer, stemmer and persistence), cached on disk per index revision.
-
-Filters are applied inside the BM25 scoring as a weight mask (bm25s ``weight_mask``), so a
-filtered question gets its k best matching chunks directly, without over-fetching.
+date (the default ``as_of``). Backends (assistant/backends.py): ``Bm25Index`` here, over the
+on-disk segments of search/segments.py, and ``PgKeywordIndex`` in PostgreSQL
+(postgres/keyword.py). Both count and score the same way (search/bm25.py), so retrieval and
+its fusion are the same whichever is used.
 """
 
 from __future__ import annotations
 
-import json
 import logging
-import math
 import shutil
+import tempfile
 import threading
+import weakref
 from datetime import date
-from functools import cached_property
 from pathlib import Path
 from typing import Any, Protocol
 
-import numpy as np
-from llama_index.core.schema import BaseNode, NodeWithScore, TextNode
+from llama_index.core.schema import NodeWithScore, TextNode
 
+from assistant.errors import IndexBusy
 from assistant.index.store import Store, date_int
+from assistant.search import bm25
 from assistant.search.recency import parse_iso
+from assistant.search.segments import SegmentIndex, SegmentWriter
 from assistant.settings import Settings
 from assistant.types import Filters
 
 log = logging.getLogger(__name__)
 
-# Chunk metadata kept in the keyword index (what a hit needs to become a Chunk).
+# Chunk metadata kept on a keyword hit (what it needs to become a Chunk).
 NODE_KEYS = ("title", "published", "doc_id", "source", "url", "start", "end", "pub_int")
 
 
@@ -46,147 +46,110 @@ class KeywordIndex(Protocol):
 
 
 class Bm25Index:
-    """bm25s over every chunk of a Store, rebuilt (or loaded from its disk cache) whenever
-    the index revision changes; safe to share between threads."""
+    """BM25 over the index's on-disk segments (memory-mapped; hits' text is read from
+    Chroma), reloaded when the index revision changes, which costs a manifest read, not a
+    rebuild. With a Chroma server and no database there is no shared disk: each process
+    builds the segments from every chunk into a temporary folder whenever another process
+    changed the index (set database_url to avoid that). Safe to share between threads."""
 
     def __init__(self, store: Store, settings: Settings) -> None:
+        from assistant.index.local import keyword_folder
+
         self.store = store
         self.settings = settings
         self._lock = threading.Lock()
-        self._state: _Loaded | None = None
+        self._state: SegmentIndex | None = None
         self._revision: str | None = None
+        self._idf: dict[str, float | None] = {}
+        self._private: Path | None = None
+        if settings.index.chroma_url:
+            self._private = Path(tempfile.mkdtemp(prefix="assistant-bm25-"))
+            weakref.finalize(self, shutil.rmtree, self._private, True)
+            self.folder = self._private / "keyword"
+        else:
+            self.folder = keyword_folder(settings)
 
     # --- the interface ----------------------------------------------------------------------
     def search(self, query: str, k: int, filters: Filters | None) -> list[NodeWithScore]:
-        import bm25s
-
         state = self._current()
         if state is None:
             return []
-        r = state.retriever
-        tokens = bm25s.tokenize(
-            query,
-            stemmer=r.stemmer if not r.skip_stemming else None,
-            token_pattern=r.token_pattern,
-            show_progress=False,
+        f = filters or Filters()
+        hits = state.search(
+            bm25.analyze(query),
+            k,
+            since=date_int(f.since) if f.since else 0,
+            until=date_int(f.until) if f.until else 0,
+            sources=f.sources,
+            exclude_docs=f.exclude_docs,
         )
-        mask = state.mask(filters) if filters else None
-        if mask is not None and not mask.any():
-            return []
-        k = min(k, state.size if mask is None else int(mask.sum()))
-        if k <= 0:
-            return []
-        indexes, scores = r.bm25.retrieve(tokens, k=k, show_progress=False, weight_mask=mask)
-        out = []
-        for idx, score in zip(indexes[0], scores[0], strict=True):
-            if float(score) <= 0:
-                continue  # no query term: not a keyword match (a masked-in filler)
-            out.append(NodeWithScore(node=state.node(idx), score=float(score)))
-        return out
+        found = self.store.chunks_by_id([h.chunk_id for h in hits])
+        return [
+            NodeWithScore(node=node_for(h.chunk_id, *found[h.chunk_id]), score=h.score)
+            for h in hits
+            if h.chunk_id in found  # a writer may have just removed it
+        ]
 
     def idf(self, term: str) -> float | None:
         """Inverse document frequency of a stemmed term over the chunks; None if unseen."""
         state = self._current()
         if state is None:
             return None
-        model = state.retriever.bm25
-        tid = model.vocab_dict.get(term)
-        if tid is None:
-            return None
-        indptr = model.scores["indptr"]
-        df = int(indptr[tid + 1] - indptr[tid])
-        return math.log(1 + (state.size - df + 0.5) / (df + 0.5))
+        with self._lock:
+            if term in self._idf:
+                return self._idf[term]
+        value = state.idf(term)
+        with self._lock:
+            self._idf[term] = value
+        return value
 
     def newest_date(self) -> date | None:
         state = self._current()
-        return None if state is None else state.newest
+        return None if state is None or state.newest is None else parse_iso(str(state.newest))
 
     def warm_up(self) -> None:
         self._current()
 
     # --- loading ----------------------------------------------------------------------------
-    def _current(self) -> _Loaded | None:
+    def _current(self) -> SegmentIndex | None:
         revision = self.store.revision()
         with self._lock:
             if self._revision != revision:
-                retriever = self._load_or_build(revision)
-                self._state = None if retriever is None else _Loaded(retriever)
+                self._state = self._load(self._state)
                 self._revision = revision
+                self._idf.clear()
             return self._state
 
-    def _cache_dir(self, revision: str) -> Path | None:
-        s = self.settings.index
-        if s.chroma_url:
-            return None  # shared index: the cache would be per machine; rebuild in memory
-        return s.index_dir / "bm25" / f"{s.collection}-{revision}"
+    def _load(self, previous: SegmentIndex | None) -> SegmentIndex | None:
+        if self._private is not None:
+            # Another process changed the shared index: build ours from every chunk.
+            writer = SegmentWriter(self.folder)
+            writer.rebuild(_pages(self.store))
+            return SegmentIndex.open(self.folder)
+        state = SegmentIndex.open(self.folder, previous)
+        if state is None and self.store.count() > 0:
+            state = self._build_missing()
+        return state
 
-    def _load_or_build(self, revision: str) -> Any:
-        from llama_index.retrievers.bm25 import BM25Retriever
-
-        cache = self._cache_dir(revision)
-        if cache is not None and (cache / "retriever.json").is_file():
-            try:
-                return BM25Retriever.from_persist_dir(str(cache), show_progress=False)
-            except Exception as exc:  # a damaged cache is rebuilt, not fatal
-                log.warning("BM25 cache at %s unusable (%s); rebuilding", cache, exc)
-        nodes: list[BaseNode] = [
-            node_for(c.id, c.text, meta) for c, meta in self.store.all_chunks()
-        ]
-        if not nodes:
+    def _build_missing(self) -> SegmentIndex | None:
+        """An index written before keyword segments existed: build them once, as a writer."""
+        log.warning("building the keyword index of %s (once)", self.store.location)
+        try:
+            with self.store.write_lock():
+                writer = SegmentWriter(self.folder)
+                if not writer.exists():
+                    writer.rebuild(_pages(self.store))
+        except IndexBusy:
+            log.warning("an ingestion is running: keyword search waits for it")
             return None
-        r = BM25Retriever.from_defaults(nodes=nodes, similarity_top_k=1)
-        if cache is not None:
-            try:
-                if cache.parent.is_dir():
-                    shutil.rmtree(cache.parent)  # older revisions are never read again
-                cache.mkdir(parents=True, exist_ok=True)
-                r.persist(str(cache), show_progress=False)
-            except OSError as exc:
-                log.warning("could not cache BM25 index at %s: %s", cache, exc)
-        return r
+        return SegmentIndex.open(self.folder)
 
 
-class _Loaded:
-    """One revision's retriever with the per-chunk arrays that filters are checked against."""
+def _pages(store: Store) -> Any:
+    from assistant.index.local import keyword_rows
 
-    def __init__(self, retriever: Any) -> None:
-        from llama_index.core.vector_stores.utils import metadata_dict_to_node
-
-        self.retriever = retriever
-        self._to_node = metadata_dict_to_node
-        corpus = retriever.corpus
-        self.size = len(corpus)
-        self.pub = np.array([int(m.get("pub_int") or 0) for m in corpus], dtype=np.int64)
-        self.sources = np.array([str(m.get("source") or "") for m in corpus], dtype=object)
-        newest = int(self.pub.max()) if self.size else 0
-        self.newest = parse_iso(str(newest)) if newest else None
-
-    def mask(self, f: Filters) -> np.ndarray:
-        keep = np.ones(self.size, dtype=bool)
-        if f.since:
-            keep &= self.pub >= date_int(f.since)
-        if f.until:
-            keep &= (self.pub > 0) & (self.pub <= date_int(f.until))
-        if f.sources:
-            keep &= np.isin(self.sources, list(f.sources))
-        if f.exclude_docs:
-            keep &= ~np.isin(self.doc_ids, list(f.exclude_docs))
-        return keep
-
-    @cached_property
-    def doc_ids(self) -> np.ndarray:
-        """Each chunk's document id, read when a filter first needs it: llama-index's flat
-        record says 'None' for it, the node's own metadata has it."""
-        ids = []
-        for m in self.retriever.corpus:
-            content = m.get("_node_content")
-            meta = json.loads(content).get("metadata", {}) if isinstance(content, str) else m
-            ids.append(str(meta.get("doc_id") or ""))
-        return np.array(ids, dtype=object)
-
-    def node(self, idx: Any) -> BaseNode:
-        record = idx if isinstance(idx, dict) else self.retriever.corpus[int(idx)]
-        return self._to_node(record)
+    for page in store.iter_chunks():
+        yield keyword_rows([node_for(c.id, c.text, meta) for c, meta in page])
 
 
 def node_for(cid: str, text: str, meta: dict[str, Any]) -> TextNode:

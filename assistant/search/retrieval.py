@@ -1,4 +1,4 @@
-"""query -> ranked hits: dense (Chroma) + BM25 (bm25s), fused by weighted reciprocal rank.
+"""query -> ranked hits: dense (Chroma) + keyword (BM25), fused by weighted reciprocal rank.
 
 After fusion, llama-index node postprocessors add what news needs (search/postprocess.py):
 the publication date votes (the window a question's time words point to, read against
@@ -6,9 +6,9 @@ the publication date votes (the window a question's time words point to, read ag
 and near-identical copies are dropped. `assistant eval`'s time split is the judge: a step is
 kept only when it helps on weeks it was not tuned on.
 
-Retrieval never calls an LLM. The BM25 index is built from the chunks stored in Chroma and
-cached on disk per index revision, so a new process loads it instead of re-tokenising, and a
-process sharing a Chroma server rebuilds it when another process changed the collection.
+Retrieval never calls an LLM. The keyword side is whichever ``KeywordIndex`` the settings
+choose (assistant/backends.py): segments on disk, or PostgreSQL; both are kept current by
+ingestion, so a change costs a reader nothing but reading the new state.
 """
 
 from __future__ import annotations
@@ -32,8 +32,9 @@ from llama_index.core.vector_stores.types import (
     MetadataFilters,
 )
 
+from assistant.backends import backend
 from assistant.index.store import Store, chunk_from, date_int
-from assistant.search.keyword import Bm25Index, KeywordIndex
+from assistant.search.keyword import KeywordIndex
 from assistant.search.postprocess import DatePrior, DocumentsFirst, LeadPrior, NearDuplicates
 from assistant.search.recency import parse_iso
 from assistant.settings import Settings
@@ -145,7 +146,7 @@ class Retriever:
         self._vector_index: VectorStoreIndex | None = None
         self._generation = -1
         self._lock = threading.Lock()
-        self.keyword: KeywordIndex = Bm25Index(store, settings)
+        self.keyword: KeywordIndex = backend(settings).keyword(store, settings)
         self._word_sets: dict[str, frozenset[str]] = {}
         self._word_sets_revision: str | None = None
 

@@ -157,6 +157,20 @@ def test_a_document_on_another_topic_does_not_change_an_answer(tmp_path: Path) -
     assert after == before
 
 
+def test_documents_of_only_short_fragments_are_refused_not_an_error(tmp_path: Path) -> None:
+    """Every unit shorter than an answer may be: no candidates at all (was a 500 from the API:
+    the empty feature table could not be shaped)."""
+    (tmp_path / "corpus").mkdir()
+    (tmp_path / "corpus" / "a.txt").write_text(
+        "Zorbel.\n\nZorbel met.\n\nZorbel won.\n\nZorbel lost.\n", encoding="utf-8"
+    )
+    a = Assistant(make_settings(tmp_path))
+    assert a.ingest().docs_added == 1
+    answer = a.ask("What did Zorbel do?")
+    assert not answer.answered and answer.citations == []
+    assert answer.retrieved  # found, and nothing in it long enough to quote
+
+
 def test_a_work_named_by_its_full_title_is_found_by_its_subtitle(tmp_path: Path) -> None:
     corpus = tmp_path / "corpus"
     corpus.mkdir()

@@ -28,6 +28,7 @@ def _die() -> None:
 def install(spec: str) -> None:
     from llama_index.vector_stores.chroma import ChromaVectorStore
 
+    from assistant.index.local import LocalCatalog
     from assistant.index.store import Store
 
     step, _, number = spec.partition(":")
@@ -39,14 +40,14 @@ def install(spec: str) -> None:
         return calls["n"] == target
 
     if step == "put_docs":
-        real_put = Store.put_docs
+        real_put = LocalCatalog.put_docs
 
-        def put_docs(self: Store, items: Any) -> None:
+        def put_docs(self: LocalCatalog, items: Any) -> None:
             real_put(self, items)
             if counted():
                 _die()
 
-        Store.put_docs = put_docs  # type: ignore[method-assign]
+        LocalCatalog.put_docs = put_docs  # type: ignore[method-assign]
     elif step == "delete":
         real_delete = Store.delete_chunks_of
 
