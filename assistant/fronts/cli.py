@@ -7,134 +7,27 @@ from __future__ import annotations
 
 import json
 import sys
-from collections.abc import Iterator
-from contextlib import contextmanager
-from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, Any
 
 import typer
 
 import assistant  # noqa: F401  (sets the offline switches before any library loads)
-
-app = typer.Typer(
-    add_completion=False,
-    no_args_is_help=True,
-    help="Ask questions about your documents; every answer cites its sources.",
+from assistant.fronts.cli_base import (
+    AsOfOpt,
+    IndexOpt,
+    LogFormatOpt,
+    SinceOpt,
+    TopKOpt,
+    UntilOpt,
+    _assistant,
+    _errors,
+    _fail,
+    _filters,
+    _log_to,
+    _progress,
+    app,
 )
-
-IndexOpt = Annotated[
-    Path | None, typer.Option("--index", help="Index directory (default: settings index_dir).")
-]
-TopKOpt = Annotated[int | None, typer.Option("--top-k", min=1, max=100, help="Chunks to retrieve.")]
-SinceOpt = Annotated[
-    str | None, typer.Option("--since", help="Only sources published on/after YYYY-MM-DD.")
-]
-UntilOpt = Annotated[
-    str | None, typer.Option("--until", help="Only sources published on/before YYYY-MM-DD.")
-]
-AsOfOpt = Annotated[
-    str | None,
-    typer.Option(
-        "--as-of",
-        help="Ask as if on YYYY-MM-DD: 'this week', 'recently' are read against it "
-        "(default: the newest document's date).",
-    ),
-]
-
-
-class LogFormat(StrEnum):
-    text = "text"
-    json = "json"
-
-
-LogFormatOpt = Annotated[
-    LogFormat | None,
-    typer.Option(
-        "--log-format",
-        help="text, or json: one JSON object per line (time, level, logger, message, "
-        "request_id). Default: settings log_format.",
-    ),
-]
-
-
-def _fail(message: str, code: int = 1) -> None:
-    from assistant.logs import redact
-
-    typer.secho(f"error: {redact(message)}", err=True, fg=typer.colors.RED)
-    raise typer.Exit(code)
-
-
-@app.callback()
-def _setup() -> None:
-    """Ask questions about your documents; every answer cites its sources."""
-    # Logging with secret redaction for every command; a bad setting is reported by the
-    # command itself, so it is only skipped here.
-    from assistant.logs import configure_logging
-    from assistant.settings import load_settings
-
-    try:
-        settings = load_settings()
-    except Exception:
-        configure_logging()
-        return
-    configure_logging(settings.log_level, settings)
-
-
-@contextmanager
-def _errors() -> Iterator[None]:
-    """Known failures become one clear line on stderr, never a traceback."""
-    from pydantic import ValidationError
-
-    from assistant.errors import AssistantError, DatasetError, InvalidRequest
-
-    try:
-        yield
-    except ValidationError as exc:
-        _fail("invalid settings:\n" + _validation_text(exc), 2)
-    except AssistantError as exc:
-        # 2: what was typed is unusable (a date, an empty question); 1: it could not be done.
-        usage = isinstance(exc, InvalidRequest) and not isinstance(exc, DatasetError)
-        _fail(str(exc), 2 if usage else 1)
-    except (FileNotFoundError, ValueError) as exc:
-        _fail(str(exc))
-    except KeyboardInterrupt:
-        _fail("interrupted", 130)
-
-
-def _validation_text(exc: Any) -> str:
-    return "\n".join(f"  {'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
-
-
-def _assistant(**overrides: Any) -> Any:
-    from assistant.app import Assistant
-    from assistant.logs import install_redaction
-    from assistant.settings import load_settings
-
-    with _errors():
-        settings = load_settings(**overrides)
-        install_redaction(settings)
-        return Assistant(settings)  # an LLM backend's extra and prompts are checked here
-
-
-def _log_to(a: Any) -> None:
-    """Logging as the command's settings say (a --log-format flag is only known here)."""
-    from assistant.logs import configure_logging
-
-    configure_logging(a.settings.log_level, a.settings)
-
-
-def _filters(since: str | None, until: str | None) -> dict[str, Any] | None:
-    """The date flags as filters; the core checks them (and names the field it rejects)."""
-    if since is None and until is None:
-        return None
-    return {"since": since, "until": until}
-
-
-def _progress(total: int, desc: str) -> Any:
-    from tqdm import tqdm
-
-    return tqdm(total=total, desc=desc, unit="chunk", disable=None, file=sys.stderr)
 
 
 @app.command()
@@ -506,125 +399,8 @@ def mcp_server(index: IndexOpt = None, log_format: LogFormatOpt = None) -> None:
         run_stdio(a)
 
 
-@app.command()
-def watch(
-    dirs: Annotated[
-        list[Path] | None,
-        typer.Argument(help="Folders to follow (default: settings watch_dirs)."),
-    ] = None,
-    once: Annotated[
-        bool,
-        typer.Option("--once", help="Poll every feed and scan every folder once, then exit."),
-    ] = False,
-    index: IndexOpt = None,
-    top_k: TopKOpt = None,
-    as_json: Annotated[bool, typer.Option("--json", help="Print each round as JSON.")] = False,
-) -> None:
-    """Follow the news: poll the feeds (`assistant feeds add`) on their intervals and ingest
-    new and changed items; ingest files added to or changed in the folders, and remove the
-    documents of deleted ones."""
-    import threading
-
-    a = _assistant(index_dir=index, top_k=top_k)
-
-    def show(report: Any) -> None:
-        typer.echo(json.dumps(report.to_dict()) if as_json else report.summary())
-
-    with _errors():
-        watcher = a.watcher(dirs or None)
-        if once:
-            show(watcher.round(force=True))
-            return
-        from assistant.logs import show_info
-
-        show_info("assistant.live", log_format=a.settings.server.log_format)
-        typer.echo(
-            f"Following {len(a.feeds())} feed(s) and {len(watcher.dirs)} folder(s); Ctrl-C stops.",
-            err=True,
-        )
-        stop = threading.Event()
-        try:
-            watcher.run(stop, show)
-        except KeyboardInterrupt:
-            stop.set()
-
-
-feeds_app = typer.Typer(no_args_is_help=True, help="Follow RSS and Atom feeds.")
-app.add_typer(feeds_app, name="feeds")
-
-
-def _feed_lines(feed: Any) -> list[str]:
-    from assistant.types import printable
-
-    every = _duration_text(feed.interval)
-    lines = [f"{feed.id}  {printable(feed.title or '(not polled yet)')}  every {every}"]
-    lines.append(f"    {printable(feed.url)}")
-    poll = f"last poll {feed.last_poll}" if feed.last_poll else "never polled"
-    lines.append(f"    {poll}; {feed.items_ingested} item(s) ingested; {feed.last_result or '-'}")
-    if feed.last_error:
-        lines.append(f"    last error: {printable(feed.last_error)}")
-    return lines
-
-
-def _duration_text(seconds: float) -> str:
-    for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
-        if seconds >= size and seconds % size == 0:
-            return f"{seconds / size:g}{unit}"
-    return f"{seconds:g}s"
-
-
-@feeds_app.command("add")
-def feeds_add(
-    url: Annotated[str, typer.Argument(help="The feed's URL (RSS or Atom).")],
-    interval: Annotated[
-        str | None,
-        typer.Option(
-            "--interval",
-            help="Time between polls: 90, 30s, 15m, 2h (default settings feed_interval).",
-        ),
-    ] = None,
-    index: IndexOpt = None,
-) -> None:
-    """Follow a feed: `assistant watch` (or `assistant serve`) polls it from now on."""
-    a = _assistant(index_dir=index)
-    with _errors():
-        feed = a.add_feed(url, interval)
-    typer.echo("\n".join(_feed_lines(feed)))
-
-
-@feeds_app.command("list")
-def feeds_list(
-    index: IndexOpt = None,
-    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
-) -> None:
-    """The followed feeds: last poll, items ingested, last error."""
-    a = _assistant(index_dir=index)
-    with _errors():
-        found = a.feeds()
-    if as_json:
-        typer.echo(json.dumps([f.to_dict() for f in found]))
-        return
-    if not found:
-        typer.echo("No feeds yet: `assistant feeds add URL`.")
-    for feed in found:
-        typer.echo("\n".join(_feed_lines(feed)))
-
-
-@feeds_app.command("remove")
-def feeds_remove(
-    feed: Annotated[str, typer.Argument(help="The feed's URL or id (see `feeds list`).")],
-    purge: Annotated[
-        bool, typer.Option("--purge", help="Also remove the documents of its items.")
-    ] = False,
-    index: IndexOpt = None,
-) -> None:
-    """Stop following a feed; its documents stay in the index unless --purge."""
-    a = _assistant(index_dir=index)
-    with _errors():
-        removed, report = a.remove_feed(feed, purge=purge)
-    typer.echo(f"no longer following {removed.url}")
-    if purge:
-        typer.echo(f"removed {report.docs_removed} document(s)")
+# watch and feeds come here in `assistant --help`, after the servers.
+from assistant.fronts import cli_live  # noqa: E402, F401
 
 
 @app.command("slack")
