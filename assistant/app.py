@@ -24,7 +24,7 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import replace
 from functools import cached_property
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, BinaryIO
+from typing import Any, BinaryIO
 
 import numpy as np
 from llama_index.core.base.embeddings.base import BaseEmbedding
@@ -40,6 +40,7 @@ from assistant.answer.chat import (
 from assistant.answer.extractive import NO_ANSWER, Draft, ExtractiveAnswerer
 from assistant.answer.llm import LLMAnswerer, check_backend
 from assistant.answer.prompts import Prompts, load_prompts
+from assistant.app_live import LiveNews
 from assistant.backends import backend
 from assistant.errors import AssistantError, EmptyIndex, IndexUnavailable, LLMUnavailable, NotFound
 from assistant.index import uploads
@@ -52,27 +53,19 @@ from assistant.search.retrieval import Retriever
 from assistant.settings import Settings
 from assistant.types import (
     Answer,
-    FeedStatus,
     Filters,
     Hit,
     IngestReport,
     Source,
     Turn,
     UploadResult,
-    UrlResult,
-    WatchReport,
     http_url,
 )
-
-if TYPE_CHECKING:
-    from assistant.live.intake import Intake
-    from assistant.live.state import Feed, LiveState
-    from assistant.live.watch import Watcher
 
 Progress = ProgressFactory  # progress(total, description) -> a tqdm-like bar (update, close)
 
 
-class Assistant:
+class Assistant(LiveNews):
     """Ingests documents and answers questions about them with verifiable citations."""
 
     def __init__(self, settings: Settings | None = None) -> None:
@@ -204,19 +197,6 @@ class Assistant:
     max_upload_files = uploads.MAX_FILES
 
     # --- the web: pages, feeds, watched folders ----------------------------------------------
-    @cached_property
-    def live_state(self) -> LiveState:
-        """Feeds, items and pages seen, shared through the index (assistant/live/state.py)."""
-        from assistant.live.state import open_state
-
-        return open_state(self.store)
-
-    @cached_property
-    def intake(self) -> Intake:
-        from assistant.live.intake import Intake
-
-        return Intake(self.settings, self.store, self.live_state, self._write_sources)
-
     def _write_sources(
         self,
         items: list[tuple[Source, dict[str, Any]]],
@@ -225,96 +205,6 @@ class Assistant:
     ) -> IngestReport:
         with self._ingest_lock:
             return ingest_sources(items, self.store, self.embedder, self.settings, remove, progress)
-
-    def ingest_urls(
-        self, urls: Iterable[str], progress: Progress | None = None
-    ) -> tuple[list[UrlResult], IngestReport]:
-        """Fetch web pages and index their articles (title, author, date, canonical URL);
-        an unchanged page costs one conditional request. Per URL, what came of it; a page
-        that cannot be fetched or extracted is reported, never stops the others."""
-        return self.intake.ingest_urls(list(urls), progress)
-
-    def feeds(self) -> list[FeedStatus]:
-        """The followed feeds with their last poll, items ingested and last error."""
-        return [_feed_status(f) for f in self.live_state.feeds()]
-
-    def add_feed(self, url: str, interval: float | str | None = None) -> FeedStatus:
-        """Follow an RSS or Atom feed (polled every ``interval``: seconds, or "15m", "2h";
-        default ``feed_interval``). Adding a followed feed again changes its interval."""
-        import time
-
-        from assistant.live.fetch import check_url
-        from assistant.live.state import Feed
-
-        url = url.strip() if isinstance(url, str) else ""
-        check_url(url)
-        every = (
-            self.settings.live.feed_interval
-            if interval is None
-            else validate.duration(interval, "interval")
-        )
-        feed = self.live_state.feed(url) or Feed(url=url, interval=every, added=time.time())
-        feed.interval = every
-        feed.next_poll = min(feed.next_poll, time.time() + every) if feed.last_poll else 0.0
-        self.live_state.save_feed(feed)
-        return _feed_status(feed)
-
-    def remove_feed(self, feed: str, purge: bool = False) -> tuple[FeedStatus, IngestReport]:
-        """Stop following a feed (by URL or id). Its documents stay unless ``purge``."""
-        found = self._find_feed(feed)
-        doc_ids = [s.doc_id for s in self.live_state.items_of(found.url) if s.doc_id]
-        self.live_state.remove_feed(found.url)
-        report = IngestReport()
-        if purge and doc_ids:
-            mine = self.store.doc_records(doc_ids)
-            purged = [d for d, m in mine.items() if m.get("feed") == found.url]
-            report = self._write_sources([], purged)
-        return _feed_status(found), report
-
-    def _find_feed(self, feed: str) -> Feed:
-        for f in self.live_state.feeds():
-            if feed in (f.url, f.id):
-                return f
-        raise NotFound(f"no followed feed {feed!r} (see `assistant feeds list`)")
-
-    def watcher(self, dirs: Iterable[Path | str] | None = None) -> Watcher:
-        """What ``watch`` runs: feeds on their intervals, and ``dirs`` (default
-        ``watch_dirs``) followed: new and changed files ingested, deleted ones removed."""
-        from assistant.live.watch import Watcher
-
-        folders = None if dirs is None else [Path(d) for d in dirs]
-        missing = [str(d) for d in folders or [] if not d.is_dir()]
-        if missing:
-            raise FileNotFoundError("no such folder: " + ", ".join(missing))
-        return Watcher(
-            self.settings,
-            self.live_state,
-            lambda: self.intake,
-            lambda paths: self.ingest(paths, prune=True),
-            folders,
-        )
-
-    def watch_once(self, dirs: Iterable[Path | str] | None = None) -> WatchReport:
-        """Poll every feed (whatever its interval) and scan every watched folder, once."""
-        return self.watcher(dirs).round(force=True)
-
-    def start_watching(
-        self,
-        dirs: Iterable[Path | str] | None = None,
-        on_round: Callable[[WatchReport], None] | None = None,
-    ) -> Callable[[], None]:
-        """Run the watcher in a background thread; returns the function that stops it."""
-        stop = threading.Event()
-        thread = threading.Thread(
-            target=self.watcher(dirs).run, args=(stop, on_round), name="watch", daemon=True
-        )
-        thread.start()
-
-        def stopper() -> None:
-            stop.set()
-            thread.join(timeout=30)
-
-        return stopper
 
     # --- questions ------------------------------------------------------------------------
     def retrieve(
@@ -634,26 +524,6 @@ def _doc_record(doc_id: str, meta: dict[str, Any]) -> dict[str, Any]:
         "published": meta.get("published") or None,
         "chunks": int(meta.get("chunks", 0)),
     }
-
-
-def _feed_status(feed: Feed) -> FeedStatus:
-    from datetime import UTC, datetime
-
-    def iso(t: float) -> str | None:
-        return datetime.fromtimestamp(t, UTC).isoformat(timespec="seconds") if t else None
-
-    return FeedStatus(
-        id=feed.id,
-        url=feed.url,
-        title=feed.title,
-        interval=feed.interval,
-        last_poll=iso(feed.last_poll),
-        next_poll=iso(feed.next_poll) if feed.last_poll else None,
-        items_ingested=feed.items_ingested,
-        last_error=feed.last_error or None,
-        failures=feed.failures,
-        last_result=feed.last_result,
-    )
 
 
 def _os_reason(exc: OSError) -> str:
