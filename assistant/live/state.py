@@ -123,7 +123,24 @@ def _from_dict(cls: type[Any], data: dict[str, Any]) -> Any:
     return cls(**{k: v for k, v in data.items() if k in names})
 
 
-class ChromaLiveState:
+class RobotsInSeen:
+    """robots.RobotsCache kept as seen records, for every ``LiveState`` backend."""
+
+    def seen(self, keys: list[str]) -> dict[str, Seen]:
+        raise NotImplementedError
+
+    def save_seen(self, records: list[Seen]) -> None:
+        raise NotImplementedError
+
+    def load_robots(self, origin: str) -> tuple[str, float] | None:
+        rec = self.seen([robots_key(origin)]).get(robots_key(origin))
+        return (rec.body, rec.checked) if rec is not None else None
+
+    def save_robots(self, origin: str, text: str, fetched: float) -> None:
+        self.save_seen([Seen(key=robots_key(origin), body=text, checked=fetched)])
+
+
+class ChromaLiveState(RobotsInSeen):
     """``LiveState`` in the ``<collection>-live`` collection of the index's Chroma (embedded or
     a server). Each record is one JSON document; ``kind`` and ``feed`` are metadata so a feed's
     items can be found. Claims are made under a short mutex: ``flock`` for an index on disk,
@@ -247,14 +264,6 @@ class ChromaLiveState:
     def items_of(self, feed_url: str) -> list[Seen]:
         found = self._get(where={"$and": [{"kind": "seen"}, {"feed": feed_url}]})
         return [_from_dict(Seen, d) for d in found]
-
-    # robots.RobotsCache
-    def load_robots(self, origin: str) -> tuple[str, float] | None:
-        rec = self.seen([robots_key(origin)]).get(robots_key(origin))
-        return (rec.body, rec.checked) if rec is not None else None
-
-    def save_robots(self, origin: str, text: str, fetched: float) -> None:
-        self.save_seen([Seen(key=robots_key(origin), body=text, checked=fetched)])
 
     # --- the claim mutex ----------------------------------------------------------------------
     @contextlib.contextmanager

@@ -11,7 +11,7 @@ import logging
 from dataclasses import asdict
 from typing import Any
 
-from assistant.live.state import Feed, Seen, _from_dict, robots_key
+from assistant.live.state import Feed, RobotsInSeen, Seen, _from_dict
 from assistant.postgres.catalog import nul_free
 from assistant.postgres.db import database
 from assistant.settings import Settings
@@ -19,7 +19,7 @@ from assistant.settings import Settings
 log = logging.getLogger(__name__)
 
 
-class PgLiveState:
+class PgLiveState(RobotsInSeen):
     def __init__(self, settings: Settings) -> None:
         self.db = database(settings)
         self.name = settings.index.collection
@@ -133,11 +133,3 @@ class PgLiveState:
             (feed_url,),
         )
         return [_from_dict(Seen, d) for d in found]
-
-    # robots.RobotsCache
-    def load_robots(self, origin: str) -> tuple[str, float] | None:
-        rec = self.seen([robots_key(origin)]).get(robots_key(origin))
-        return (rec.body, rec.checked) if rec is not None else None
-
-    def save_robots(self, origin: str, text: str, fetched: float) -> None:
-        self.save_seen([Seen(key=robots_key(origin), body=text, checked=fetched)])

@@ -17,20 +17,17 @@ from __future__ import annotations
 import os
 import signal
 import sys
+from collections.abc import Callable
 from typing import Any
 
 
-def _die() -> None:
+def die() -> None:
     sys.stderr.flush()
     os.kill(os.getpid(), signal.SIGKILL)
 
 
-def install(spec: str) -> None:
-    from llama_index.vector_stores.chroma import ChromaVectorStore
-
-    from assistant.index.local import LocalCatalog
-    from assistant.index.store import Store
-
+def nth_call(spec: str) -> tuple[str, Callable[[], bool]]:
+    """``spec``'s step (``<step>:<n>``) and a counter that is true at the step's n-th call."""
     step, _, number = spec.partition(":")
     target = int(number or 1)
     calls = {"n": 0}
@@ -39,13 +36,23 @@ def install(spec: str) -> None:
         calls["n"] += 1
         return calls["n"] == target
 
+    return step, counted
+
+
+def install(spec: str) -> None:
+    from llama_index.vector_stores.chroma import ChromaVectorStore
+
+    from assistant.index.local import LocalCatalog
+    from assistant.index.store import Store
+
+    step, counted = nth_call(spec)
     if step == "put_docs":
         real_put = LocalCatalog.put_docs
 
         def put_docs(self: LocalCatalog, items: Any) -> None:
             real_put(self, items)
             if counted():
-                _die()
+                die()
 
         LocalCatalog.put_docs = put_docs  # type: ignore[method-assign]
     elif step == "delete":
@@ -54,7 +61,7 @@ def install(spec: str) -> None:
         def delete_chunks_of(self: Store, *doc_ids: str) -> int:
             n = real_delete(self, *doc_ids)
             if counted():
-                _die()
+                die()
             return n
 
         Store.delete_chunks_of = delete_chunks_of  # type: ignore[method-assign]
@@ -64,7 +71,7 @@ def install(spec: str) -> None:
         def add(self: Any, nodes: list[Any], **kw: Any) -> list[str]:
             if counted():
                 real_add(self, nodes[: max(1, len(nodes) // 2)], **kw)
-                _die()
+                die()
             return real_add(self, nodes, **kw)
 
         ChromaVectorStore.add = add  # type: ignore[method-assign]

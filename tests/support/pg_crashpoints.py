@@ -16,14 +16,10 @@ process has time to join a shared queue).
 from __future__ import annotations
 
 import os
-import signal
 import sys
 from typing import Any
 
-
-def _die() -> None:
-    sys.stderr.flush()
-    os.kill(os.getpid(), signal.SIGKILL)
+from tests.support.crashpoints import die, nth_call
 
 
 def install(spec: str) -> None:
@@ -31,14 +27,11 @@ def install(spec: str) -> None:
 
     from assistant.postgres.catalog import PgCatalog
 
-    step, _, number = spec.partition(":")
-    target = int(number or 1)
-    calls = {"n": 0}
+    step, counted = nth_call(spec)
 
     def hit() -> None:
-        calls["n"] += 1
-        if calls["n"] == target:
-            _die()
+        if counted():
+            die()
 
     if step == "claimed":
         real_claim = PgCatalog.claim
