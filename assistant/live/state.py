@@ -54,6 +54,16 @@ class Feed:
     def id(self) -> str:
         return feed_id(self.url)
 
+    def take_lease(self, owner: str, now: float, lease: float, force: bool) -> bool:
+        """Lease the feed to ``owner`` until ``now + lease`` if nobody else holds a running
+        lease and it is due (or ``force``); False, and nothing changed, otherwise."""
+        if self.lease_owner not in ("", owner) and self.lease_until > now:
+            return False
+        if not force and self.next_poll > now:
+            return False
+        self.lease_owner, self.lease_until = owner, now + lease
+        return True
+
 
 @dataclass
 class Seen:
@@ -224,13 +234,8 @@ class ChromaLiveState(RobotsInSeen):
     ) -> Feed | None:
         with self._mutex():
             feed = self.feed(url)
-            if feed is None:
+            if feed is None or not feed.take_lease(owner, now, lease, force):
                 return None
-            if feed.lease_owner not in ("", owner) and feed.lease_until > now:
-                return None
-            if not force and feed.next_poll > now:
-                return None
-            feed.lease_owner, feed.lease_until = owner, now + lease
             self.save_feed(feed)
             return feed
 

@@ -89,13 +89,8 @@ class PgLiveState(RobotsInSeen):
     ) -> Feed | None:
         with self.db.connection() as conn, conn.transaction():
             feed = self._locked_feed(conn, url)
-            if feed is None:
+            if feed is None or not feed.take_lease(owner, now, lease, force):
                 return None
-            if feed.lease_owner not in ("", owner) and feed.lease_until > now:
-                return None
-            if not force and feed.next_poll > now:
-                return None
-            feed.lease_owner, feed.lease_until = owner, now + lease
             self._put(conn, [("feed", feed.url, feed, feed.url)])
             return feed
 
