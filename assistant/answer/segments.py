@@ -58,34 +58,20 @@ def _typeset(text: str) -> str:
     return text.replace("’’", "”").replace("‘‘", "“").replace("''", '"')
 
 
-def quote_state(text: str, state: tuple[int, int, bool] = (0, 0, False)) -> tuple[int, int, bool]:
-    """(open curly doubles, open curly singles, straight double open) after reading ``text``.
-    A curly ’ closes a ‘ only when one is open: otherwise it is an apostrophe. A closing mark
-    with nothing open makes the first number negative, which never balances again."""
-    dbl, sgl, straight = state
+QuoteState = tuple[int, int, bool, bool]
+
+
+def quote_state(text: str, state: QuoteState = (0, 0, False, False)) -> QuoteState:
+    """(open curly doubles, open curly singles, straight double open, a double closed with
+    none open) after reading ``text``. A curly ’ closes a ‘ only when one is open: otherwise
+    it is an apostrophe. A closing ” with nothing open drives the first number below zero and
+    sets the last flag, which stays set: such a text never balances."""
+    dbl, sgl, straight, broken = state
     for ch in _typeset(text):
         if ch == "“":
             dbl += 1
         elif ch == "”":
-            dbl -= 1 if dbl != 0 else 1
-        elif ch == '"':
-            straight = not straight
-        elif ch == "‘":
-            sgl += 1
-        elif ch == "’" and sgl > 0:
-            sgl -= 1
-    return dbl, sgl, straight
-
-
-def quotes_balanced(text: str) -> bool:
-    """Whether every quotation mark in ``text`` that opens is closed, and none closes unopened."""
-    dbl, sgl, straight = (0, 0, False)
-    for ch in _typeset(text):
-        if ch == "“":
-            dbl += 1
-        elif ch == "”":
-            if dbl == 0:
-                return False
+            broken = broken or dbl == 0
             dbl -= 1
         elif ch == '"':
             straight = not straight
@@ -93,7 +79,12 @@ def quotes_balanced(text: str) -> bool:
             sgl += 1
         elif ch == "’" and sgl > 0:
             sgl -= 1
-    return dbl == 0 and sgl == 0 and not straight
+    return dbl, sgl, straight, broken
+
+
+def quotes_balanced(text: str) -> bool:
+    """Whether every quotation mark in ``text`` that opens is closed, and none closes unopened."""
+    return quote_state(text) == (0, 0, False, False)
 
 
 def _is_heading(line: str) -> bool:
