@@ -205,14 +205,17 @@ class IngestReport:
             f"chunks: {self.chunks_added} added, {self.chunks_removed} removed",
             f"time: {self.seconds:.1f} s",
         ]
-        lines += [
-            f"{status} “{printable(title)}” — {printable(source)}"
-            for status, title, source in self.arrived[:arrivals]
-        ]
-        if len(self.arrived) > arrivals:
-            lines.append(f"... and {len(self.arrived) - arrivals} more")
+        lines += _arrival_lines(self.arrived, arrivals)
         lines += [f"skipped {printable(p)}: {printable(r)}" for p, r in self.skipped]
         return "\n".join(lines)
+
+
+def _arrival_lines(arrived: list[tuple[str, str, str]], limit: int, indent: str = "") -> list[str]:
+    """One line per (status, title, source) that came in, at most ``limit`` of them."""
+    lines = [f"{indent}{s} “{printable(t)}” — {printable(src)}" for s, t, src in arrived[:limit]]
+    if len(arrived) > limit:
+        lines.append(f"{indent}... and {len(arrived) - limit} more")
+    return lines
 
 
 def printable(text: str) -> str:
@@ -321,12 +324,7 @@ class WatchReport:
         lines = []
         for poll in self.feeds:
             lines.append(poll.line())
-            lines += [
-                f"  {s} “{printable(t)}” — {printable(src)}"
-                for s, t, src in poll.arrived[:arrivals]
-            ]
-            if len(poll.arrived) > arrivals:
-                lines.append(f"  ... and {len(poll.arrived) - arrivals} more")
+            lines += _arrival_lines(poll.arrived, arrivals, indent="  ")
             lines += [f"  failed {printable(i)}: {printable(r)}" for i, r in poll.failed]
         if self.folders is not None:
             lines.append("folders:")
