@@ -27,6 +27,16 @@ _IRREGULAR = {
     "write": "wrote",
 }  # fmt: skip
 _PRONOUNS = {"he", "she", "it", "they", "we", "you", "i"}
+_MOVABLE = {"will", "can", "could", "would", "should"}
+_BASE_VERBS = {
+    "be", "have", "open", "close", "start", "begin", "end", "finish", "cost", "pay", "take",
+    "happen", "get", "make", "go", "come", "become", "win", "lose", "leave", "arrive", "return",
+    "run", "rise", "fall", "vote", "meet", "decide", "change", "move", "stop", "reopen",
+}  # fmt: skip
+_AFTER_VERB = {
+    "on", "in", "at", "for", "to", "from", "by", "with", "after", "before", "until", "again",
+    "next", "this", "each", "per", "be", "about", "over", "under", "into",
+}  # fmt: skip
 
 
 def _past(verb: str) -> str:
@@ -70,8 +80,27 @@ def indirect(ask: str) -> str | None:
     m = re.match(rf"(?i)^({_WH_HEAD}) ({_MODAL}) (\S+)", q)
     if m:
         nxt = m.group(3)
+        if nxt.lower() in _DETERMINERS:
+            # "When will the lanes open" -> "when the lanes will open": the subject runs to a
+            # verb the question ends with (a short list: unsure otherwise).
+            toks = q[m.end(2) :].split()
+            at = next(
+                (
+                    i
+                    for i, t in enumerate(toks[1:4], 1)
+                    if t.lower() in _BASE_VERBS
+                    # a verb ends the question or meets a preposition: "return" in "an adult
+                    # return ferry ticket" is a noun
+                    and (i + 1 == len(toks) or toks[i + 1].lower() in _AFTER_VERB)
+                ),
+                None,
+            )
+            if at is not None and m.group(2).lower() in _MOVABLE:
+                head = m.group(1)[0].lower() + m.group(1)[1:]
+                return " ".join([head, *toks[:at], m.group(2).lower(), *toks[at:]])
+            return None
         # "When will it be ...", "Where is Mar-a-Lago ...": subject after the verb -> unsure.
-        if nxt.lower() in _DETERMINERS | _PRONOUNS or nxt[:1].isupper():
+        if nxt.lower() in _PRONOUNS or nxt[:1].isupper():
             return None
     # "Who will host ...", "Which team won ...": already in statement order.
     return q[0].lower() + q[1:]
@@ -123,8 +152,15 @@ def surface(question: str, name: str) -> str:
     return m.group() if m else name.title()
 
 
-def explain(frame: Frame, scope: str, missing_names: list[str] | None = None) -> str:
-    """The refusal for ``frame`` given the lower-cased text the answerer looked at."""
+def explain(
+    frame: Frame,
+    scope: str,
+    missing_names: list[str] | None = None,
+    closest: tuple[str, str | None, str] | None = None,
+) -> str:
+    """The refusal for ``frame`` given the lower-cased text the answerer looked at; with
+    ``closest`` (title, date and lower-cased text of the document whose passage came closest
+    to answering) the refusal names that document and what it does mention."""
     words = _surface_terms(frame.text)
     found = [(w, name) for w, name in words if re.search(r"\b" + re.escape(stem(w.lower())), scope)]
     names = [w for w, name in found if name]
@@ -141,4 +177,14 @@ def explain(frame: Frame, scope: str, missing_names: list[str] | None = None) ->
         if absent:
             return f"{NO_ANSWER} Nothing retrieved mentions {_join(absent)}."
         return f"{NO_ANSWER} The closest passages do not address it."
+    if closest is not None and closest[0]:
+        title, published, text = closest
+        near = [w for w, name in found if re.search(r"\b" + re.escape(stem(w.lower())), text)]
+        near = [w for w, name in found if name and w in near][:3] or near[:3]
+        if near:
+            when = f" ({published})" if published else ""
+            return (
+                f"{NO_ANSWER} The closest passage, in “{title}”{when}, mentions {_join(near)} "
+                f"but not {ask}."
+            )
     return f"{NO_ANSWER} They mention {_join(shown)} but not {ask}."

@@ -23,6 +23,15 @@ _DATELINE = re.compile(
     r"^(?:[A-Z][\w.'’-]*(?:[ ,]+[A-Z][\w.'’-]*){0,5}[ ,]*)?"
     r"(?:\((?:CNN|AP|Reuters|AFP)[^)]{0,30}\)|CNN(?: Business)?)\s*(?:[—–-]+\s*)?"
 )
+_MONTH = r"(?:Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Sept|Oct|Nov|Dec)[a-z]*\.?"
+_DAY = rf"(?:\d{{1,2}} {_MONTH}(?:,? \d{{4}})?|{_MONTH} \d{{1,2}}(?:,? \d{{4}})?|\d{{4}}-\d\d-\d\d)"
+# "Port Quill, 14 May 2024 —", "LONDON, May 14 (Reuters) -", "KYIV, Ukraine —": a place (a
+# capitalised name with a date, or in capitals) then a dash, at a line's start.
+_DATED_PLACE = re.compile(
+    rf"^(?:[A-Z][\w.'’-]*(?: [A-Z][\w.'’-]*){{0,3}}(?:, [A-Z][\w.'’-]*(?: [A-Z][\w.'’-]*){{0,2}})?"
+    rf",? {_DAY}|[A-Z][A-Z.'’-]{{2,}}(?: [A-Z][A-Z.'’-]+){{0,2}}(?:, [A-Z][\w.'’-]*){{0,2}}"
+    rf"(?:,? {_DAY})?)(?: \([^)]{{1,30}}\))? ?[—–-]+ ?"
+)
 _DASH_LINE = re.compile(r"^[^.!?]{1,60}\s[—–]\s*$")
 # A photo caption ends with its credit: "Kirill Kudryavtsev/AFP/Getty Images", "(Name/Reuters)".
 _CREDIT = re.compile(
@@ -105,6 +114,8 @@ def _line_units(text: str, a: int, b: int) -> list[Unit]:
     if _is_heading(line):
         return [Unit(a, b, "heading")]
     m = _DATELINE.match(line)
+    if not (m and m.end() > 0):
+        m = _DATED_PLACE.match(line)
     if m and m.end() > 0 and m.end() < len(line) and line[m.end()].isupper():
         out.append(Unit(a, a + m.end(), "dateline"))
         a += m.end()
