@@ -83,14 +83,66 @@ class Citation:
     start: int
     end: int
     doc_id: str = ""
+    # The answer phrase the reader marked inside the quote (document offsets, within
+    # start..end), shown in bold; None when the reader marked none.
+    answer_start: int | None = None
+    answer_end: int | None = None
 
     def __post_init__(self) -> None:
         self.url = http_url(self.url)  # indexes built before readers checked URLs too
+        inside = (
+            self.answer_start is not None
+            and self.answer_end is not None
+            and self.start <= self.answer_start < self.answer_end <= self.end
+        )
+        if not inside:
+            self.answer_start = self.answer_end = None
 
     def to_dict(self) -> dict[str, Any]:
         d = asdict(self)
         d.pop("doc_id")
         return d
+
+
+def answer_phrases(answer: str, citations: list[Citation]) -> list[tuple[int, int]]:
+    """Where each citation's answer phrase stands in the answer's text, in order: the quote
+    precedes its marker there (document markers written as "(7)", the same length). Empty for
+    citations without a phrase, and for a phrase that is most of its quote (nothing to pick
+    out)."""
+    out: list[tuple[int, int]] = []
+    for c in citations:
+        if c.answer_start is None or c.answer_end is None:
+            continue
+        if c.answer_end - c.answer_start > 0.8 * len(c.quote):
+            continue
+        at = answer.find(f" [{c.n}]")
+        begin = at - len(c.quote)
+        if at < 0 or begin < 0 or not _same_quote(answer[begin:at], c.quote):
+            continue
+        out.append((begin + c.answer_start - c.start, begin + c.answer_end - c.start))
+    return sorted(out)
+
+
+def _same_quote(shown: str, quote: str) -> bool:
+    return shown == quote or shown.replace("(", "[").replace(")", "]") == quote.replace(
+        "(", "["
+    ).replace(")", "]")
+
+
+def split_phrases(text: str, phrases: list[tuple[int, int]]) -> list[tuple[str, bool]]:
+    """``text`` cut into (piece, is an answer phrase) runs, for front ends to style."""
+    out: list[tuple[str, bool]] = []
+    pos = 0
+    for a, b in phrases:
+        if a < pos or b > len(text):
+            continue
+        if a > pos:
+            out.append((text[pos:a], False))
+        out.append((text[a:b], True))
+        pos = b
+    if pos < len(text):
+        out.append((text[pos:], False))
+    return out
 
 
 @dataclass

@@ -84,6 +84,10 @@ class CitationOut(BaseModel):
     quote: str = Field(description="Copied exactly from the document's stored text.")
     start: int = Field(description="Offset of the quote in the document's stored text.")
     end: int
+    answer_start: int | None = Field(
+        None, description="Offset of the answer phrase the reader marked inside the quote."
+    )
+    answer_end: int | None = None
     document: str = Field(description="The document's resource URI (its full stored text).")
 
 

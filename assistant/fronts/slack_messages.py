@@ -10,7 +10,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
-from assistant.types import Answer, Citation, Turn
+from assistant.types import Answer, Citation, Turn, answer_phrases, split_phrases
 
 SECTION_CHARS = 3000  # Slack's limit for a section block's text
 CONTEXT_CHARS = 2000  # ... and for a context block element
@@ -266,7 +266,10 @@ def answer_metadata(answer: Answer) -> dict[str, Any]:
 
 def answer_messages(answer: Answer) -> list[SlackMessage]:
     """The answer with its markers, then the numbered sources, as one or more messages."""
-    blocks: list[dict[str, Any]] = [_section(p) for p in split_text(escape(answer.answer))]
+    pieces = split_phrases(answer.answer, answer_phrases(answer.answer, answer.citations))
+    # the answer phrase the reader marked in each quote, in bold
+    body = "".join(f"*{escape(p)}*" if bold else escape(p) for p, bold in pieces)
+    blocks: list[dict[str, Any]] = [_section(p) for p in split_text(body)]
     if answer.citations:
         blocks.append({"type": "divider"})
         listing = ["*Sources*"] + [source_entry(g) for g in source_groups(answer.citations)]

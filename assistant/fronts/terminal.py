@@ -21,7 +21,7 @@ from rich.console import Console
 from rich.style import Style
 from rich.text import Text
 
-from assistant.types import Answer, Citation
+from assistant.types import Answer, Citation, answer_phrases
 
 SOURCE_QUOTE_CHARS = 110  # a shortened quote in the sources list: about one line
 INDENT = 4
@@ -86,10 +86,22 @@ def render_answer(answer: Answer, console: Console) -> None:
     """The answer's paragraphs, then its numbered sources and any notes."""
     styled = _styled(console)
     titles = {c.title for c in answer.citations}
-    for i, paragraph in enumerate(p for p in answer.answer.split("\n\n") if p.strip()):
-        if i:
+    phrases = answer_phrases(answer.answer, answer.citations) if styled else []
+    pos, printed = 0, False
+    for paragraph in answer.answer.split("\n\n"):
+        at, pos = pos, pos + len(paragraph) + 2
+        if not paragraph.strip():
+            continue
+        if printed:
             console.print()
-        _emit(console, answer_text(paragraph.strip(), titles, styled))
+        printed = True
+        lead = len(paragraph) - len(paragraph.lstrip())
+        text = answer_text(paragraph.strip(), titles, styled)
+        for a, b in phrases:  # the answer phrase in each quote, in bold
+            a, b = a - at - lead, b - at - lead
+            if 0 <= a < b <= len(text.plain):
+                text.stylize("bold", a, b)
+        _emit(console, text)
     if answer.citations:
         console.print()
         console.print(Text("Sources:", style="bold" if styled else ""))

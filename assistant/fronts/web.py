@@ -29,7 +29,7 @@ from assistant.errors import AssistantError
 from assistant.fronts.document_page import DOCUMENT_PATH, add_document_route
 from assistant.fronts.gradio_files import UploadedFilesOnly
 from assistant.fronts.limits import client_address
-from assistant.types import Answer, Citation, Turn
+from assistant.types import Answer, Citation, Turn, answer_phrases, split_phrases
 
 log = logging.getLogger(__name__)
 _T = TypeVar("_T")
@@ -117,9 +117,14 @@ ICON_WARNING = (
 
 
 # --- rendering --------------------------------------------------------------------------------
-def answer_markdown(text: str, turn: int) -> str:
-    """The answer as Markdown whose [n] markers link to citation n of this turn."""
-    escaped = _MD_SPECIAL.sub(r"\\\1", text)
+def answer_markdown(text: str, turn: int, citations: list[Citation] | None = None) -> str:
+    """The answer as Markdown whose [n] markers link to citation n of this turn, with the
+    answer phrase the reader marked in each quote in bold."""
+    pieces = split_phrases(text, answer_phrases(text, citations or []))
+    escaped = "".join(
+        "**" + _MD_SPECIAL.sub(r"\\\1", p) + "**" if bold else _MD_SPECIAL.sub(r"\\\1", p)
+        for p, bold in pieces
+    )
     return _ESCAPED_MARKER.sub(lambda m: f"[\\[{m[1]}\\]](#cite-{turn}-{m[1]})", escaped)
 
 
@@ -214,7 +219,7 @@ def history(turns: list[Turn]) -> list[dict[str, str]]:
     out = []
     for i, t in enumerate(turns):
         out += [_msg("user", _MD_SPECIAL.sub(r"\\\1", t.question))]
-        out += [_msg("assistant", answer_markdown(t.answer, i))]
+        out += [_msg("assistant", answer_markdown(t.answer, i, t.citations))]
     return out
 
 
