@@ -29,6 +29,7 @@ import hashlib
 import os
 import re
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -143,17 +144,50 @@ def _layer_count(weights: dict[str, np.ndarray]) -> int:
     return len(found)
 
 
+# A graph's top: (graph, encoder output (B, S, dim), weights) -> its outputs' value infos
+Head = Callable[[_Graph, str, dict[str, np.ndarray]], list[Any]]
+
+
+def masked_mean(g: _Graph, x: str) -> str:
+    """The mean of ``x`` (B, S, D) over the pieces ``attention_mask`` keeps: (B, D)."""
+    from onnx import TensorProto
+
+    mask = g.op("Cast", ["attention_mask"], to=TensorProto.FLOAT)
+    axis1 = g.const("axis1", np.array([1], np.int64))
+    masked = g.op("Mul", [x, g.op("Unsqueeze", [mask, g.const("axis2", np.array([2], np.int64))])])
+    summed = g.op("ReduceSum", [masked, axis1], keepdims=0)
+    count = g.op(
+        "Max",
+        [g.op("ReduceSum", [mask, axis1], keepdims=1), g.const("tiny", np.array(1e-9, np.float32))],
+    )
+    return g.op("Div", [summed, count])
+
+
+def mean_pool_head(g: _Graph, x: str, w: dict[str, np.ndarray]) -> list[Any]:
+    """``embedding`` (B, dim): mean-pooled over the mask and L2-normalised."""
+    from onnx import TensorProto, helper
+
+    dim = w["embeddings.word_embeddings.weight"].shape[1]
+    mean = masked_mean(g, x)
+    g.nodes.append(helper.make_node("LpNormalization", [mean], ["embedding"], axis=-1, p=2))
+    return [helper.make_tensor_value_info("embedding", TensorProto.FLOAT, ["batch", dim])]
+
+
 def build_graph(
     weights: dict[str, np.ndarray],
     heads: int,
     amax: dict[tuple[str, int], np.ndarray] | None = None,
     quantize: bool = True,
+    head: Head = mean_pool_head,
+    name: str = "all-MiniLM-L6-v2",
 ) -> onnx.ModelProto:
-    """The sentence-embedding graph: int32 ``input_ids`` and ``attention_mask`` (B, S), right
-    padded, in; ``embedding`` (B, dim), mean-pooled and L2-normalised, out.
+    """The encoder graph: int32 ``input_ids`` and ``attention_mask`` (B, S), right padded, in;
+    what ``head`` makes of the last layer out (by default ``embedding`` (B, dim), mean-pooled
+    and L2-normalised: the sentence embedder).
 
     ``quantize=False`` gives the fp32 reference (plain MatMuls, same fused ops around them);
     quantizing needs ``amax``, each matrix product's largest input per channel (``calibrate``).
+    The head's own products stay in float: they are a sliver of the work.
     """
     from onnx import TensorProto, helper
 
@@ -161,7 +195,6 @@ def build_graph(
         raise ValueError("quantizing needs the activation ranges of calibrate()")
     g = _Graph()
     w = weights
-    dim = w["embeddings.word_embeddings.weight"].shape[1]
     word = w["embeddings.word_embeddings.weight"]
     # token_type_ids are always 0 here: that row of its table is folded into the positions
     positions = w["embeddings.position_embeddings.weight"][:MAX_POSITIONS]
@@ -226,24 +259,15 @@ def build_graph(
         x = add_norm(linear(h, t("output.dense.weight").T, "ff2"), x1, "output.dense.bias",
                      "output.LayerNorm")  # fmt: skip
 
-    mask = g.op("Cast", ["attention_mask"], to=TensorProto.FLOAT)
-    axis1 = g.const("axis1", np.array([1], np.int64))
-    masked = g.op("Mul", [x, g.op("Unsqueeze", [mask, g.const("axis2", np.array([2], np.int64))])])
-    summed = g.op("ReduceSum", [masked, axis1], keepdims=0)
-    count = g.op(
-        "Max",
-        [g.op("ReduceSum", [mask, axis1], keepdims=1), g.const("tiny", np.array(1e-9, np.float32))],
-    )
-    mean = g.op("Div", [summed, count])
-    g.nodes.append(helper.make_node("LpNormalization", [mean], ["embedding"], axis=-1, p=2))
+    outputs = head(g, x, w)
     graph = helper.make_graph(
         g.nodes,
-        "all-MiniLM-L6-v2",
+        name,
         [
             helper.make_tensor_value_info(n, TensorProto.INT32, ["batch", "seq"])
             for n in ("input_ids", "attention_mask")
         ],  # fmt: skip
-        [helper.make_tensor_value_info("embedding", TensorProto.FLOAT, ["batch", dim])],
+        outputs,
         list(g.inits.values()),
     )
     model = helper.make_model(
@@ -272,14 +296,19 @@ def session(model: bytes | str, threads: int = 1) -> Any:
 
 
 def calibrate(
-    weights: dict[str, np.ndarray], heads: int, token_ids: list[list[int]]
+    weights: dict[str, np.ndarray],
+    heads: int,
+    token_ids: list[list[int]],
+    head: Head = mean_pool_head,
 ) -> dict[tuple[str, int], np.ndarray]:
-    """Each matrix product's largest absolute input per channel, over the texts given."""
+    """Each encoder matrix product's largest absolute input per channel, over the texts
+    given (one list of ids each)."""
     from onnx import TensorProto, helper
 
-    model = build_graph(weights, heads, quantize=False)
+    model = build_graph(weights, heads, quantize=False, head=head)
     taps = []
-    matmuls = [n for n in model.graph.node if n.op_type == "MatMul"]
+    layers = _layer_count(weights)
+    matmuls = [n for n in model.graph.node if n.op_type == "MatMul"][: 4 * layers]
     for j, node in enumerate(matmuls):  # per layer: qkv, ao, ff1, ff2
         taps.append(((("qkv", "ao", "ff1", "ff2")[j % 4], j // 4), node.input[0]))
         model.graph.output.append(
