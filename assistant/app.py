@@ -40,6 +40,8 @@ from assistant.answer.chat import (
 from assistant.answer.extractive import NO_ANSWER, Draft, ExtractiveAnswerer
 from assistant.answer.llm import LLMAnswerer, check_backend
 from assistant.answer.prompts import Prompts, load_prompts
+from assistant.answer.reader import Reader, make_reader
+from assistant.answer.spelling import correct
 from assistant.app_live import LiveNews
 from assistant.backends import backend
 from assistant.errors import AssistantError, EmptyIndex, IndexUnavailable, LLMUnavailable, NotFound
@@ -120,8 +122,13 @@ class Assistant(LiveNews):
         return embed_function(self.embedder)
 
     @cached_property
+    def reader(self) -> Reader:
+        """The reader named by ``settings.answer.reader``: scores whether a unit answers."""
+        return make_reader(self.settings)
+
+    @cached_property
     def answerer(self) -> ExtractiveAnswerer:
-        return ExtractiveAnswerer(self.settings, self.retriever.idf, self._embed_texts)
+        return ExtractiveAnswerer(self.settings, self.retriever.idf, self.reader)
 
     @cached_property
     def llm(self) -> LLMAnswerer | None:
@@ -358,7 +365,15 @@ class Assistant(LiveNews):
         if self.llm is not None and chat and chat.turns:
             timings["condense"] = (time.perf_counter() - t0) * 1000
         t0 = time.perf_counter()
-        hits = self.retriever.retrieve(cond.standalone, top_k=top_k, filters=filters, as_of=as_of)
+        fixed = correct(cond.standalone, self.retriever.idf)
+        if fixed is not None:
+            focus = correct(cond.focus, self.retriever.idf)
+            cond = Condensed(fixed.text, focus.text if focus else cond.focus, cond.context)
+            notices.append(fixed.notice)
+        shown = top_k or s.retrieval.top_k
+        # The reader reads deeper than the passages shown: an answer below them is found.
+        depth = max(shown, s.answer.read_chunks) if self.llm is None else shown
+        hits = self.retriever.retrieve(cond.standalone, top_k=depth, filters=filters, as_of=as_of)
         t1 = time.perf_counter()
         texts = self.store.doc_texts([h.chunk.doc_id for h in hits])
         # A chunk whose document is not committed yet (a write in progress elsewhere) is not
@@ -394,7 +409,7 @@ class Assistant(LiveNews):
             answered=draft.answered,
             answer=draft.answer,
             citations=draft.citations,
-            retrieved=hits,
+            retrieved=hits[:shown],
             timings_ms=timings,
             notices=notices + draft.notices,
             verification=draft.verification,
@@ -435,7 +450,9 @@ class Assistant(LiveNews):
         if self.store.count() == 0:
             return
         self.retriever.warm_up()
-        _ = self.answerer
+        warm = getattr(self.answerer.reader, "warm_up", None)
+        if warm is not None:
+            warm()
         self.embedder.get_query_embedding("warm up")
 
     def upgrade_database(self) -> list[str]:

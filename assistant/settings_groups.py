@@ -179,11 +179,39 @@ class AnswerSettings(_Group):
     max_answer_sentences: int = Field(
         7, ge=1, le=20, description="Most sentences in an extractive answer."
     )
-    answer_model: Path | None = Field(
+    reader: str = Field(
+        "minilm-reader",
+        description="Reader backend that scores whether each candidate sentence answers the "
+        "question: 'minilm-reader' (a MiniLM cross-encoder, int8 ONNX, shipped).",
+    )
+    reader_model: Path | None = Field(
         None,
-        description="A JSON answerability model (unit scorer, judge, threshold) to use instead "
-        "of the one shipped in the package (python -m assistant.evaluation.answer_training "
-        "writes one).",
+        description="An ONNX reader graph (with its .json card beside it) to use instead of "
+        "the shipped one (python -m assistant.training.train writes one).",
+    )
+    reader_threshold: float | None = Field(
+        None,
+        ge=0,
+        le=1,
+        description="Probability a sentence needs to be quoted as the answer; unset = the "
+        "threshold chosen on validation weeks, from the reader's card.",
+    )
+    reader_threads: int = Field(
+        0, ge=0, description="Reader batches run in parallel (one thread each); 0 = one per core."
+    )
+    read_chunks: int = Field(
+        24,
+        ge=1,
+        le=100,
+        description="Retrieved chunks whose sentences the reader considers (at least top_k).",
+    )
+    read_units: int = Field(
+        32,
+        ge=1,
+        le=200,
+        description="Most sentences the reader scores per question, the likeliest first by "
+        "word overlap with the question and retrieval rank (16 first; the rest only when none "
+        "of those answers plainly).",
     )
     max_question_chars: int = Field(
         2000, ge=10, description="Longest question accepted (every front end)."

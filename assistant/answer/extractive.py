@@ -1,58 +1,52 @@
 """hits -> an answer whose every sentence cites the exact passage it came from.
 
-The default answerer is extractive and needs no LLM. It reads the retrieved documents as
-citable units (sentences, and quotations kept whole: ``segments``), scores each for whether it
-answers *this* question (``answerability``), and either
+The default answerer is extractive and needs no LLM. It reads the retrieved chunks as citable
+units (sentences, and quotations kept whole: ``segments``), asks the reader (a trained
+cross-encoder, ``reader``) how likely each is to answer *this* question, and either
 
-- answers: the best unit first, then only units that add a fact the question asks for, within
-  a budget of words for fact questions; each quoted verbatim with its offsets in the stored
-  text, so every citation verifies by construction; or
-- refuses, saying what the documents mention and what they do not (``refusal``).
+- answers: the best unit first, then only units that add another part of the answer (for a
+  question that asks for several things, or a second source that gives another figure); each
+  quoted verbatim with its offsets in the stored text, so every citation verifies by
+  construction; or
+- refuses, when no unit reaches the reader's threshold, saying what the documents mention and
+  what they do not (``refusal``).
+
+The reader is the reranker too: it reads the units of the first ``read_chunks`` retrieved
+chunks (not only the first few documents), so an answer further down is found and unrelated
+documents that crowd the top cannot push it out. Word overlap only orders the units so that
+the reader's budget (``read_units``) goes to the likeliest.
 """
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import date
-from functools import cached_property
-from pathlib import Path
 
-import numpy as np
-
-from assistant.answer.answerability import (
-    JUDGE_FEATURES,
-    UNIT_FEATURES,
-    Context,
-    Model,
-    judge_features,
-    lacks_asked_type,
-    load_model,
-    mentions,
-    novel_caps,
-    novel_numbers,
-    relative,
-    type_match,
-    unit_features,
-)
 from assistant.answer.question import Frame, analyse
+from assistant.answer.reader import Reader, Unit
 from assistant.answer.refusal import NO_ANSWER, explain, surface
-from assistant.answer.segments import Unit, document_units
-from assistant.index.embedding import SpanVectors
-from assistant.search.recency import Window, parse_iso, relative_window, window_fit
+from assistant.answer.segments import document_units
+from assistant.search.recency import parse_iso, relative_window, window_fit
 from assistant.settings import Settings
-from assistant.text import jaccard, neutralise_markers, question_entities, stem, terms, words
+from assistant.text import jaccard, neutralise_markers, question_entities, terms, words
 from assistant.types import Chunk, Citation, Hit
 
-POOL_DOCS = 3  # documents whose units compete (retrieval's best first)
 MIN_WORDS = 4
+# The order the reader reads in: the question's terms (idf-weighted) in the unit, in the unit
+# before it and the title (NEAR_WEIGHT), and the retrieval rank of its chunk.
+NEAR_WEIGHT = 0.5
+RANK_WEIGHT = 0.2
+FIRST_READ = 16  # units read first; the rest of read_units only when none reaches CONFIDENT
+CONFIDENT = 0.9
+LEAD_UNITS = 2  # the first units of each of the best documents are read whatever they say
+LEAD_DOCS = 3
 NEAR_DUPLICATE = 0.6  # term overlap above which a unit repeats one already chosen
-FACT_WORDS = 60  # budget of a fact question's answer, source lines included
 FACT_UNITS = 2
-MARGIN = 1.5  # a further unit's score may trail the best one's by this much
-TYPE_MARGIN = 3.0  # how far behind the best a unit that holds the asked type may be, to lead
-LIST_MARGIN = 2.6  # the same for a question that asks for several things
+FURTHER = 0.6  # a further unit needs this share of the best unit's probability
+LIST_UNITS = 3
 CONTEXT_WEIGHT = 0.35  # weight of the earlier conversation's terms in a follow-up
 
 __all__ = ["NO_ANSWER", "Draft", "ExtractiveAnswerer", "chunk_span", "located"]
@@ -66,9 +60,14 @@ class Candidate:
     start: int
     end: int
     text: str
-    hit: Hit  # its document's best hit
-    ctx: Context
-    score: float = 0.0
+    hit: Hit  # the best-ranked retrieved chunk of its document
+    before: str  # the citable unit before it in its document
+    index: int  # its position among its document's citable units
+    doc_rank: int  # 1 = the document of the best hit
+    chunk_rank: int  # rank of the retrieved chunk it lies in (its document's best if none)
+    prior: float = 0.0  # word overlap and rank: the order the reader reads in
+    score: float = 0.0  # the reader's probability that it answers
+    span: tuple[int, int] | None = None  # the answer phrase, offsets in the document
 
 
 @dataclass
@@ -100,74 +99,71 @@ def located(hits: list[Hit], doc_texts: dict[str, str]) -> Iterator[tuple[Hit, s
             yield hit, doc, span[0], span[1]
 
 
-def candidates(
-    hits: list[Hit], doc_texts: dict[str, str], window: Window | None = None
-) -> list[Candidate]:
-    """The citable units of the best ``POOL_DOCS`` retrieved documents, with their context.
-    Whole documents, not only the retrieved chunks: news often names the answer in the lead
-    while the chunk that matched the question is further down."""
-    spans: dict[str, list[tuple[int, int]]] = {}
-    best: dict[str, Hit] = {}
-    for hit, _doc, start, end in located(sorted(hits, key=lambda h: h.rank), doc_texts):
-        spans.setdefault(hit.chunk.doc_id, []).append((start, end))
-        best.setdefault(hit.chunk.doc_id, hit)
-    top = max((h.score for h in best.values()), default=0.0)
-    out: list[Candidate] = []
-    for rank, (doc_id, hit) in enumerate(list(best.items())[:POOL_DOCS], start=1):
-        doc = doc_texts[doc_id]
-        units = [u for u in document_units(doc) if u.citable] or headline_only(doc)
-        fit = 1.0 if window is None else window_fit(parse_iso(hit.chunk.published), window)
-        for i, u in enumerate(units):
-            text = doc[u.start : u.end]
-            ctx = Context(
-                unit=text,
-                before=doc[units[i - 1].start : units[i - 1].end] if i > 0 else "",
-                after=doc[units[i + 1].start : units[i + 1].end] if i + 1 < len(units) else "",
-                doc=doc,
-                title=hit.chunk.title,
-                doc_rank=rank,
-                hit_rel=hit.score / top if top > 0 else 0.0,
-                index=i,
-                kind=u.kind,
-                in_hit=any(a <= u.start < b for a, b in spans[doc_id]),
-                date_fit=fit,
-            )
-            out.append(Candidate(doc_id, u.start, u.end, text, hit, ctx))
-    return out
-
-
-def headline_only(doc: str) -> list[Unit]:
-    """The headings of a story stored as its headline alone (a page whose text could not be
-    read keeps its title): there the headline is all it says. Above a story's sentences a
-    headline is not quoted; it repeats the question's words without the sentence's facts."""
-    return [u for u in document_units(doc) if u.kind == "heading"]
-
-
 def asks(text: str) -> bool:
     """A unit that is itself a question (a newsletter's quiz line, a quoted question): it may
     repeat the reader's question word for word, but it never answers one."""
     return text.rstrip("”\"’')]").endswith("?")
 
 
+def candidates(hits: list[Hit], doc_texts: dict[str, str], chunks: int = 24) -> list[Candidate]:
+    """The citable units of the first ``chunks`` retrieved chunks, and the lead units of the
+    best documents (news often names the answer in its first sentences while the chunk that
+    matched the question is further down). A story stored as its headline alone is quoted by
+    its headline. Units that repeat one already taken (a syndicated copy) are left out."""
+    ranked = sorted(hits, key=lambda h: h.rank)[:chunks]
+    best: dict[str, Hit] = {}
+    spans: dict[str, list[tuple[int, int, int]]] = {}
+    docs: dict[str, str] = {}
+    for hit, doc, start, end in located(ranked, doc_texts):
+        best.setdefault(hit.chunk.doc_id, hit)
+        spans.setdefault(hit.chunk.doc_id, []).append((start, end, hit.rank))
+        docs[hit.chunk.doc_id] = doc
+    out: list[Candidate] = []
+    seen: set[str] = set()
+    for doc_rank, (doc_id, hit) in enumerate(best.items(), start=1):
+        doc = docs[doc_id]
+        units = [u for u in document_units(doc) if u.citable]
+        if not units:
+            units = [u for u in document_units(doc) if u.kind == "heading"]
+        for i, u in enumerate(units):
+            rank = next((r for a, b, r in spans[doc_id] if a <= u.start < b), None)
+            if rank is None and not (i < LEAD_UNITS and doc_rank <= LEAD_DOCS):
+                continue
+            text = doc[u.start : u.end]
+            key = " ".join(text.lower().split())
+            if key in seen or len(words(text)) < MIN_WORDS or asks(text):
+                continue
+            seen.add(key)
+            before = doc[units[i - 1].start : units[i - 1].end] if i else ""
+            out.append(
+                Candidate(
+                    doc_id,
+                    u.start,
+                    u.end,
+                    text,
+                    hit,
+                    before,
+                    i,
+                    doc_rank,
+                    rank if rank is not None else hit.rank,
+                )
+            )
+    return out
+
+
 class ExtractiveAnswerer:
-    """Quotes the units that answer; refuses, saying what is missing, when none does."""
+    """Quotes the units the reader says answer; refuses, saying what is missing, when none
+    does."""
 
     def __init__(
         self,
         settings: Settings,
         idf: Callable[[str], float | None],
-        embed: Callable[[list[str]], np.ndarray] | None = None,
-        model_path: Path | None = None,
+        reader: Reader,
     ) -> None:
         self.settings = settings
         self.idf = idf
-        self.embed = embed
-        self._vectors = SpanVectors(embed) if embed is not None else None
-        self._model_path = model_path or settings.answer.answer_model
-
-    @cached_property
-    def model(self) -> Model:
-        return load_model(self._model_path)
+        self.reader = reader
 
     def weights(self, question: str, context: str = "") -> dict[str, float]:
         w: dict[str, float] = {}
@@ -180,61 +176,55 @@ class ExtractiveAnswerer:
                 else:
                     w[t] = max(w.get(t, 0.0), idf * scale)
         # A term no document contains may be a synonym of one they do ("pledge" for "support"):
-        # weigh it as an average term rather than letting it veto the answer (names still can).
+        # an average weight rather than a veto.
         typical = sum(w.values()) / len(w) if w else 1.0
         for t, scale in unseen:
             w[t] = max(w.get(t, 0.0), typical * scale)
         return w
 
-    def featurise(
+    def rank(
         self,
         question: str,
         hits: list[Hit],
         doc_texts: dict[str, str],
         context: str = "",
         as_of: date | None = None,
-    ) -> tuple[list[Candidate], np.ndarray]:
-        """The candidate units and their UNIT_FEATURES rows (what the training script
-        labels, and what ``judge`` scores); ``as_of`` reads the question's time words."""
-        frame = analyse(question)
-        window = relative_window(question, as_of) if as_of else None
-        pool = [c for c in candidates(hits, doc_texts, window) if len(words(c.text)) >= MIN_WORDS]
-        weights = self.weights(question, context)
-        rows = np.array([unit_features(frame, weights, c.ctx) for c in pool], dtype=np.float64)
-        # No candidate (every unit too short): an empty table, which the judge refuses.
-        return pool, relative(rows.reshape(len(pool), len(UNIT_FEATURES)))
-
-    def judge(
-        self,
-        question: str,
-        hits: list[Hit],
-        doc_texts: dict[str, str],
-        context: str = "",
-        as_of: date | None = None,
-    ) -> tuple[list[Candidate], float]:
-        """The candidates, best first, and the judge's score (answered when it reaches the
-        model's threshold); no candidates when a name the question asks about is absent."""
-        if missing_names(analyse(question), hits, doc_texts):
-            return [], float("-inf")
-        pool, rows = self.featurise(question, hits, doc_texts, context, as_of)
+    ) -> list[Candidate]:
+        """The candidates the reader read, best first, each with its probability (``score``)
+        and answer phrase (``span``)."""
+        a = self.settings.answer
+        pool = candidates(hits, doc_texts, max(a.read_chunks, 1))
         if not pool:
-            return [], float("-inf")
-        scores = self.model.unit(rows)
-        # A question in the documents never answers one. It stays among the units the
-        # features compare each unit with, as it was when the model was trained.
-        keep = [i for i, c in enumerate(pool) if not asks(c.text)]
-        if not keep:
-            return [], float("-inf")
-        pool, rows, scores = [pool[i] for i in keep], rows[keep], scores[keep]
-        for c, s in zip(pool, scores, strict=True):
-            c.score = float(s)
-        order = sorted(range(len(pool)), key=lambda i: (-pool[i].score, i))
-        best = pool[order[0]]
-        if lacks_asked_type(analyse(question), [best.ctx.before, best.text, best.ctx.after]):
-            return [pool[i] for i in order], float("-inf")
-        dense = self.dense(question, best)
-        verdict = float(self.model.judge(np.array(judge_features(rows, scores, dense)))[()])
-        return [pool[i] for i in order], verdict
+            return []
+        weights = self.weights(question, context)
+        total = sum(weights.values()) or 1.0
+        window = relative_window(question, as_of) if as_of else None
+        for c in pool:
+            own = set(terms(c.text))
+            near = set(terms(c.before)) | set(terms(c.hit.chunk.title))
+            lexical = sum(w for t, w in weights.items() if t in own)
+            lexical += NEAR_WEIGHT * sum(w for t, w in weights.items() if t in near - own)
+            c.prior = lexical / total + RANK_WEIGHT / math.sqrt(c.chunk_rank)
+            if window is not None:
+                c.prior += RANK_WEIGHT * window_fit(parse_iso(c.hit.chunk.published), window)
+        pool.sort(key=lambda c: -c.prior)
+        # The reader reads the question itself (pronouns resolved); the earlier question only
+        # orders the units, with less weight (``weights``).
+        ask = question.strip()
+        read: list[Candidate] = []
+        # The likeliest units first; the rest only when none of those answers plainly.
+        for lo, hi in ((0, min(FIRST_READ, a.read_units)), (FIRST_READ, a.read_units)):
+            batch = pool[lo:hi]
+            if not batch or (read and max(c.score for c in read) >= CONFIDENT):
+                break
+            readings = self.reader.read(
+                ask, [Unit(c.text, c.hit.chunk.title, c.before) for c in batch]
+            )
+            for c, r in zip(batch, readings, strict=True):
+                c.score = r.prob
+                c.span = (c.start + r.span[0], c.start + r.span[1]) if r.span else None
+            read += batch
+        return sorted(read, key=lambda c: (-c.score, -c.prior))
 
     def draft(
         self,
@@ -257,106 +247,54 @@ class ExtractiveAnswerer:
                 [],
                 notices=[f"not found in the documents: {', '.join(shown)}"],
             )
-        ranked, verdict = self.judge(question, hits, doc_texts, context, as_of)
-        if not ranked or verdict < self.model.threshold:
-            return Draft(False, explain(frame, scope), [])
-        return compose(self._select(frame, ranked))
+        ranked = self.rank(question, hits, doc_texts, context, as_of)
+        if not ranked or ranked[0].score < self.reader.threshold:
+            closest = None
+            if ranked:
+                near = ranked[0].hit.chunk
+                text = f"{doc_texts.get(near.doc_id, near.text)}\n{near.title}"
+                closest = (neutralise_markers(near.title), near.published,
+                           text.lower().replace("’", "'"))  # fmt: skip
+            return Draft(False, explain(frame, scope, closest=closest), [])
+        return compose(self.select(frame, ranked), doc_texts)
 
-    def dense(self, question: str, c: Candidate) -> float:
-        """Embedding similarity of the question and one unit; the trained mean without an
-        embedder (the judge then leans on its other features)."""
-        if self.embed is None or self._vectors is None:
-            return float(self.model.judge.mean[JUDGE_FEATURES.index("dense")])
-        key = (c.doc_id, c.start, c.end)
-        v = self._vectors.get({key: c.text})[key]
-        q = self.embed([question])[0]
-        return float(v @ q)
-
-    def _select(self, frame: Frame, ranked: list[Candidate]) -> list[Candidate]:
-        """The best unit, then units that add a fact the question asks for: for a list
-        question ("what support ...") units about what it asks (the kinds of support, and an
-        enumeration beside them) up to ``max_answer_sentences``; else one more at most,
-        within ``FACT_WORDS`` (source lines included)."""
+    def select(self, frame: Frame, ranked: list[Candidate]) -> list[Candidate]:
+        """The best unit, then units that add another part of the answer: for a question that
+        asks for several things ("what support ..."), further units the reader rates close to
+        the best; for a fact, one more at most, from another source that gives another answer
+        phrase (a different figure: ``compose`` says which source is newer)."""
         first = ranked[0]
-        if frame.qtype in ("quantity", "date", "person", "place") and not _carries(frame, first):
-            # "How much does the plan pay?": the first sentence states the amount, when one
-            # close behind the best does.
-            typed = [
-                c for c in ranked[1:] if c.score >= first.score - TYPE_MARGIN and _carries(frame, c)
-            ]
-            if typed:
-                first = typed[0]
-                ranked = [first, *(c for c in ranked if c is not first)]
         chosen = [first]
-        limit = self.settings.answer.max_answer_sentences
-        if not frame.list_like:
-            limit = min(limit, FACT_UNITS)
-        margin = LIST_MARGIN if frame.list_like else MARGIN
-        focus = stem(frame.focus) if frame.focus else None
-        facts = _facts(frame, first.text)
+        floor = max(self.reader.threshold, FURTHER * first.score)
+        limit = min(
+            self.settings.answer.max_answer_sentences, LIST_UNITS if frame.list_like else FACT_UNITS
+        )
         for c in ranked[1:]:
-            if len(chosen) >= limit or c.score < first.score - margin:
+            if len(chosen) >= limit or c.score < floor:
                 break
             if _repeats(c, chosen):
                 continue
-            if frame.list_like and focus and focus not in terms(c.text):
-                continue
-            new = _facts(frame, c.text) - facts
-            if not new:
-                continue
-            if not frame.list_like and _words([*chosen, c]) > FACT_WORDS:
+            if not frame.list_like and not _other_answer(c, chosen):
                 continue
             chosen.append(c)
-            facts |= new
-        if frame.list_like:
-            # "NATO has been delivering fuel, medical supplies, winter equipment and drone
-            # jammers": the kinds asked for, listed beside a sentence that names them.
-            for c in ranked:
-                if len(chosen) >= limit:
-                    break
-                near = any(
-                    p.doc_id == c.doc_id and abs(c.ctx.index - p.ctx.index) <= 2 for p in chosen
-                )
-                # reported, not a speaker's rhetoric ("weaker politically, economically and
-                # militarily")
-                near = near and c.text.lstrip()[:1] not in '“"‘'
-                if (
-                    near
-                    and c not in chosen
-                    and _ENUMERATION.search(c.text)
-                    and not _repeats(c, chosen)
-                ):
-                    chosen.append(c)
         return chosen
 
 
-def _carries(frame: Frame, c: Candidate) -> bool:
-    """Whether the unit holds the kind of thing asked for (a number, a date, a name)."""
-    caps, nums = novel_caps(frame, c.text), novel_numbers(frame, c.text)
-    return type_match(frame, c.text, caps, nums) >= 1.0
+def _phrase(c: Candidate) -> str:
+    return c.text[c.span[0] - c.start : c.span[1] - c.start].lower() if c.span else ""
+
+
+def _other_answer(c: Candidate, chosen: list[Candidate]) -> bool:
+    """Another source's unit whose answer phrase differs from every chosen one's."""
+    if any(p.doc_id == c.doc_id for p in chosen):
+        return False
+    mine = _phrase(c)
+    return bool(mine) and all(mine != _phrase(p) for p in chosen)
 
 
 def _repeats(c: Candidate, chosen: list[Candidate]) -> bool:
     vocab = frozenset(terms(c.text))
     return any(jaccard(vocab, frozenset(terms(p.text))) > NEAR_DUPLICATE for p in chosen)
-
-
-_ENUMERATION = re.compile(
-    r"\w[^,.;:]{0,40}, \w[^,.;:]{0,40}, (?:\w[^,.;:]{0,40}, )*\w[^,.;:]{0,40} and "
-)
-
-
-def _facts(frame: Frame, text: str) -> set[str]:
-    """The names, numbers and (for list questions) content words a unit contributes."""
-    out = {w.lower() for w in novel_caps(frame, text)} | set(novel_numbers(frame, text))
-    if frame.list_like:
-        out |= set(terms(text)) - frame.term_set
-    return out
-
-
-def _words(chosen: list[Candidate]) -> int:
-    titles = {c.doc_id: c.hit.chunk.title for c in chosen}
-    return sum(len(words(c.text)) for c in chosen) + sum(len(words(t)) + 3 for t in titles.values())
 
 
 def _scope(hits: list[Hit], doc_texts: dict[str, str]) -> str:
@@ -365,6 +303,15 @@ def _scope(hits: list[Hit], doc_texts: dict[str, str]) -> str:
     texts = dict.fromkeys(doc_texts.get(h.chunk.doc_id, h.chunk.text) for h in hits)
     titles = dict.fromkeys(h.chunk.title for h in hits)
     return "\n".join([*texts, *titles]).lower().replace("’", "'")
+
+
+def mentions(text: str, entity: str) -> bool:
+    """Whether lower-cased ``text`` has the name, or a word starting with its stem
+    ("Ukraine" -> "ukrain" finds "Ukrainian")."""
+    if re.search(r"\b" + re.escape(entity) + r"\b", text):
+        return True
+    stems = terms(entity)
+    return not stems or re.search(r"\b" + re.escape(stems[0]), text) is not None
 
 
 # "The Legend of Zelda: Breath of the Wild": a subtitle that names the work on its own.
@@ -392,9 +339,11 @@ def missing_names(frame: Frame, hits: list[Hit], doc_texts: dict[str, str]) -> l
     return missing
 
 
-def compose(chosen: list[Candidate]) -> Draft:
+def compose(chosen: list[Candidate], doc_texts: dict[str, str] | None = None) -> Draft:
     """The best unit first, under its source's title and date; the rest of that source's
-    units in reading order, then the other sources in the order their best unit ranked."""
+    units in reading order, then the other sources in the order their best unit ranked.
+    When the sources give different answers (a figure, a name), the newest leads and the
+    others are named as older."""
     by_doc: dict[str, list[Candidate]] = {}
     for c in chosen:
         by_doc.setdefault(c.doc_id, []).append(c)
@@ -402,15 +351,18 @@ def compose(chosen: list[Candidate]) -> Draft:
     citations: list[Citation] = []
     paragraphs: list[str] = []
     notices: list[str] = []
-    dates = sorted({d for d in (by_doc[x][0].hit.chunk.published for x in order) if d})
+    dates = {d: by_doc[d][0].hit.chunk.published for d in order}
     newest = None
-    if len(dates) > 1:
-        newest = max(order, key=lambda d: by_doc[d][0].hit.chunk.published or "")
+    if len({v for v in dates.values() if v}) > 1:
+        newest = max(order, key=lambda d: dates[d] or "")
+        phrases = {_phrase(by_doc[d][0]) for d in order}
+        if len(order) > 1 and "" not in phrases and len(phrases) == len(order):
+            order = sorted(order, key=lambda d: dates[d] or "", reverse=True)
         first = by_doc[newest][0].hit.chunk
-        # Sources of different dates may disagree (a count, a status): say which is current.
         notices.append(
-            f"the sources date from {dates[0]} to {dates[-1]}; the newest is "
-            f"“{first.title}” ({first.published}): where they differ, it is the latest account"
+            f"the sources date from {min(v for v in dates.values() if v)} to "
+            f"{max(v for v in dates.values() if v)}; the newest is “{first.title}” "
+            f"({first.published}): where they differ, it is the latest account"
         )
     for i, doc_id in enumerate(order):
         group = by_doc[doc_id]
@@ -419,8 +371,10 @@ def compose(chosen: list[Candidate]) -> Draft:
             group = sorted(group, key=lambda c: c.start)
         c0 = group[0].hit.chunk
         when = f", {c0.published}" if c0.published else ""
-        if doc_id == newest:
+        if newest is not None and doc_id == newest:
             when += " (newest source)"
+        elif newest is not None and c0.published and c0.published < (dates[newest] or ""):
+            when += " (older source)"
         parts = []
         for c in group:
             n = len(citations) + 1
@@ -435,6 +389,8 @@ def compose(chosen: list[Candidate]) -> Draft:
                     start=c.start,
                     end=c.end,
                     doc_id=doc_id,
+                    answer_start=c.span[0] if c.span else None,
+                    answer_end=c.span[1] if c.span else None,
                 )
             )
             # The citation keeps the exact quote; the answer's copy cannot carry a "[7]" of

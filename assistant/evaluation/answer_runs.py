@@ -160,8 +160,11 @@ def load_benchmark(assistant: Any, dataset: Path, split: str = "dev") -> Benchma
 
 # --- the contexts -----------------------------------------------------------------------------
 def retrieved(assistant: Any, q: Question, exclude: list[str] | None = None) -> Context:
+    """The chunks the answerer reads when the question is asked (``read_chunks`` deep)."""
     filters = Filters(exclude_docs=list(exclude or [])) if exclude else None
-    hits = assistant.retrieve(q.question, filters=filters, as_of=q.as_of)
+    s = assistant.settings
+    depth = max(s.retrieval.top_k, s.answer.read_chunks)
+    hits = assistant.retrieve(q.question, top_k=depth, filters=filters, as_of=q.as_of)
     return Context(hits, assistant.store.doc_texts([h.chunk.doc_id for h in hits]))
 
 

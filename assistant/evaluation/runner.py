@@ -23,7 +23,6 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from assistant.answer.extractive import POOL_DOCS
 from assistant.errors import DatasetError
 from assistant.evaluation.split import (
     WeekSplit,
@@ -355,8 +354,8 @@ class Benchmark:
         found = contains_gold(answer.answer, quotes, q.answer_text)
         miss = None
         if not found:
-            # The extractive answerer reads its best POOL_DOCS retrieved articles whole.
-            read_ids = list(dict.fromkeys(h.chunk.doc_id for h in answer.retrieved))[:POOL_DOCS]
+            # The documents of the passages retrieved: what the reader read from.
+            read_ids = list(dict.fromkeys(h.chunk.doc_id for h in answer.retrieved))
             texts = assistant.store.doc_texts(sorted(gold | set(read_ids)))
             miss = classify_miss(
                 says_gold(q.answer_text),

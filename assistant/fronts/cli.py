@@ -478,12 +478,47 @@ def evaluate(
             "refusals, mean words (dev only).",
         ),
     ] = False,
+    weekly: Annotated[
+        bool,
+        typer.Option(
+            "--weekly",
+            help="realtimeqa-weekly: ask each week's questions against an index of that "
+            "week's articles, and again without the articles holding the answers.",
+        ),
+    ] = False,
+    time_split: Annotated[
+        str,
+        typer.Option("--time-split", help="With --weekly: forward or reverse (see the docs)."),
+    ] = "forward",
+    parts: Annotated[
+        str,
+        typer.Option("--parts", help="With --weekly: which weeks, e.g. choose,report."),
+    ] = "choose,report",
+    sweep: Annotated[
+        bool,
+        typer.Option(
+            "--sweep",
+            help="With --weekly: choose the reader's threshold on the choosing weeks and "
+            "report every part at it.",
+        ),
+    ] = False,
+    every: Annotated[
+        int,
+        typer.Option(
+            "--every",
+            min=1,
+            help="With --weekly: ask one week in every N (each week builds its own index).",
+        ),
+    ] = 1,
 ) -> None:
     """Ingest a benchmark's corpus and score retrieval and answers on its questions."""
     from assistant.app import Assistant
     from assistant.evaluation.runner import resolve_dataset, run_eval, use_eval_index
     from assistant.settings import load_settings
 
+    if weekly:
+        _weekly_eval(dataset, index, time_split, parts, sweep, as_json, every)
+        return
     with _errors():
         settings = load_settings()
         folder = resolve_dataset(dataset, [Path(__file__).resolve().parent])
@@ -514,6 +549,43 @@ def evaluate(
             typer.echo(f"  as of {r.as_of}; gold: {'; '.join(r.gold)}")
             for i, t in enumerate(r.top[:3], start=1):
                 typer.echo(f"  {i}. {t}")
+
+
+def _weekly_eval(
+    dataset: str,
+    index: Path | None,
+    split: str,
+    parts: str,
+    sweep: bool,
+    as_json: bool,
+    every: int = 1,
+) -> None:
+    from assistant.errors import DatasetError
+    from assistant.evaluation.weekly import resolve_weekly, run_weekly_eval
+    from assistant.evaluation.weekly_data import SPLITS
+    from assistant.settings import load_settings
+
+    with _errors():
+        folder = resolve_weekly(dataset, [Path(__file__).resolve().parent])
+        if folder is None:
+            raise DatasetError(f"no realtimeqa-weekly folder at {dataset} (<year>/*_qa.jsonl)")
+        if split not in SPLITS:
+            raise DatasetError(f"unknown time split {split!r}; choose one of: {', '.join(SPLITS)}")
+        chosen = [p.strip() for p in parts.split(",") if p.strip()]
+        bad = [p for p in chosen if p not in ("train", "choose", "report")]
+        if bad or (sweep and "choose" not in chosen):
+            raise DatasetError("--parts takes train, choose and report (--sweep needs choose)")
+        settings = load_settings()
+        if index is not None:
+            settings.index.index_dir = index
+        report = run_weekly_eval(
+            settings, folder, split, chosen, sweep, _progress,
+            cache_dir=settings.index.index_dir / "eval-weekly", every=every,
+        )  # fmt: skip
+    if as_json:
+        typer.echo(json.dumps(report.to_dict(), ensure_ascii=False))
+    else:
+        typer.echo(report.table())
 
 
 db_app = typer.Typer(no_args_is_help=True, help="The PostgreSQL database (database_url).")

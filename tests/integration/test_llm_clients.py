@@ -129,6 +129,8 @@ def test_error_mode_reports_the_failure(
     assert fake.url in str(info.value)
 
 
+# the shipped reader refuses this question: issue 20 is open
+@pytest.mark.xfail(strict=True, reason="a known miss of the shipped reader")
 def test_unreachable_server_in_a_follow_up_falls_back_everywhere(
     sample_assistant: Assistant, fake: FakeLLM
 ) -> None:

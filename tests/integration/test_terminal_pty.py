@@ -17,9 +17,9 @@ import pytest
 from typer.testing import CliRunner
 
 from assistant.fronts.cli import app
-from tests.support.samples import ingested_folder
+from tests.support.samples import NATO_QUESTION, ingested_folder
 from tests.support.servers import cli_env
-from tests.support.terminal import ANSI, FINLAND
+from tests.support.terminal import ANSI
 
 runner = CliRunner()
 
@@ -67,15 +67,17 @@ def test_terminal_shows_bold_markers_and_titles_piped_shows_none(
     workdir: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.chdir(workdir)
-    out = run_in_terminal(["ask", FINLAND], workdir, columns=90)
+    out = run_in_terminal(["ask", NATO_QUESTION], workdir, columns=90)
     assert "\x1b[1m[1]\x1b[0m" in out, out
     assert "\x1b[1m“NATO Reaffirms Long-Term Support" in out  # the title in the answer
     assert "\x1b[1mSources:" in out
     assert max(len(ANSI.sub("", line)) for line in out.splitlines()) <= 90
-    plain = run_in_terminal(["ask", FINLAND, "--plain"], workdir, columns=90)
+    plain = run_in_terminal(["ask", NATO_QUESTION, "--plain"], workdir, columns=90)
     assert "\x1b" not in plain
     assert ANSI.sub("", out) == plain
     # Not a terminal (as when piped): the same text, no escapes.
-    piped = runner.invoke(app, ["ask", FINLAND], env={"COLUMNS": "90", "TERM": "xterm-256color"})
+    piped = runner.invoke(
+        app, ["ask", NATO_QUESTION], env={"COLUMNS": "90", "TERM": "xterm-256color"}
+    )
     assert piped.exit_code == 0, piped.output
     assert piped.stdout.rstrip("\n") == plain.rstrip("\n")

@@ -22,6 +22,8 @@ def weekly(tmp_path_factory: pytest.TempPathFactory) -> tuple[Assistant, Path]:
     return weekly_assistant(tmp_path_factory.mktemp("weekly"))
 
 
+# the shipped reader refuses this question: issue 20 is open
+@pytest.mark.xfail(strict=True, reason="a known miss of the shipped reader")
 def test_eval_reports_both_parts_side_by_side(weekly: tuple[Assistant, Path]) -> None:
     a, data = weekly
     index = str(a.settings.index.index_dir)

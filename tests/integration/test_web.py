@@ -63,7 +63,7 @@ def test_chat_function_answers_with_linked_citations(server: LiveServer) -> None
     want = server.assistant.ask(NATO_QUESTION, session=server.assistant.new_session(keep=False))
     assert [m["role"] for m in chat] == ["user", "assistant"]
     reply = text(chat[1])
-    assert reply == answer_markdown(want.answer, 0)
+    assert reply == answer_markdown(want.answer, 0, want.citations)
     for cit in want.citations:
         assert f"(#cite-0-{cit.n})" in reply
         assert f'id="cite-0-{cit.n}"' in sources
@@ -71,6 +71,8 @@ def test_chat_function_answers_with_linked_citations(server: LiveServer) -> None
     assert textbox == ""
 
 
+# the shipped reader refuses this question: issue 20 is open
+@pytest.mark.xfail(strict=True, reason="a known miss of the shipped reader")
 def test_follow_up_keeps_the_conversation_per_client(server: LiveServer) -> None:
     c = client(server)
     respond(c, NATO_QUESTION)

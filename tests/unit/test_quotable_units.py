@@ -1,6 +1,6 @@
 """Which units of the retrieved documents the extractive answerer may quote, and how it reads
-the question: mechanics around the answerability model that hold whatever its weights say.
-Documents made here, handed to the answerer as retrieval would; no index, no embedder."""
+the question: mechanics around the reader that hold whatever its weights say. Documents made
+here, handed to the answerer as retrieval would; no index, no embedder."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ from pathlib import Path
 from assistant.answer.extractive import ExtractiveAnswerer, candidates
 from assistant.answer.question import analyse
 from assistant.types import Chunk, Hit
+from tests.support.fake_reader import OverlapReader
 from tests.support.samples import make_settings
 
 RETAILER = "Which major US retailer announced this week it is slashing prices on clothing?"
@@ -35,9 +36,9 @@ def test_a_question_in_a_document_is_never_quoted(tmp_path: Path) -> None:
         "“Will shoppers come back to the malls?”\n"
         "Walmart announced on Tuesday that it is slashing prices on clothing and electronics.\n"
     )
-    answerer = ExtractiveAnswerer(make_settings(tmp_path), lambda _t: 1.0)
+    answerer = ExtractiveAnswerer(make_settings(tmp_path), lambda _t: 1.0, OverlapReader(0.3))
     hits, texts = passages({"quiz": quiz})
-    ranked, _verdict = answerer.judge(RETAILER, hits, texts)
+    ranked = answerer.rank(RETAILER, hits, texts)
     assert [c.text for c in ranked if "Walmart announced" in c.text]
     assert not [c.text for c in ranked if is_question(c.text)]
     d = answerer.draft(RETAILER, hits, texts)

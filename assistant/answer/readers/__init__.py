@@ -1,0 +1,1 @@
+"""Built-in reader backends (see assistant/answer/reader.py)."""
