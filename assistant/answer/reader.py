@@ -17,7 +17,6 @@ onnxruntime backend both call it, so what the model saw in training is what it r
 
 from __future__ import annotations
 
-import importlib
 import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -25,7 +24,7 @@ from typing import Any, Protocol
 
 import numpy as np
 
-from assistant.errors import ConfigError
+from assistant.registry import lookup
 from assistant.settings import Settings
 
 BUILT_IN = {"minilm-reader": "assistant.answer.readers.minilm_reader"}
@@ -163,13 +162,7 @@ def register_reader(
 
 
 def reader_spec(name: str) -> ReaderSpec:
-    if name not in _REGISTRY and name in BUILT_IN:
-        importlib.import_module(BUILT_IN[name])
-    spec = _REGISTRY.get(name)
-    if spec is None:
-        known = ", ".join(sorted(set(_REGISTRY) | set(BUILT_IN)))
-        raise ConfigError(f"unknown reader {name!r}; choose one of: {known}")
-    return spec
+    return lookup(_REGISTRY, BUILT_IN, name, "reader")
 
 
 def make_reader(settings: Settings) -> Reader:

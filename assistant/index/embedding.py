@@ -12,7 +12,6 @@ spans for answering and verification.
 
 from __future__ import annotations
 
-import importlib
 import threading
 from collections import OrderedDict
 from collections.abc import Callable
@@ -21,7 +20,7 @@ from dataclasses import dataclass
 import numpy as np
 from llama_index.core.base.embeddings.base import BaseEmbedding
 
-from assistant.errors import ConfigError
+from assistant.registry import lookup
 from assistant.settings import Settings
 
 # name -> module that registers it when imported
@@ -53,13 +52,7 @@ def register_embedder(
 
 def embedder_spec(name: str) -> EmbedderSpec:
     """The registered backend ``name``; unknown names list the known ones."""
-    if name not in _REGISTRY and name in BUILT_IN:
-        importlib.import_module(BUILT_IN[name])
-    spec = _REGISTRY.get(name)
-    if spec is None:
-        known = ", ".join(sorted(set(_REGISTRY) | set(BUILT_IN)))
-        raise ConfigError(f"unknown embedder {name!r}; choose one of: {known}")
-    return spec
+    return lookup(_REGISTRY, BUILT_IN, name, "embedder")
 
 
 def make_embedder(settings: Settings) -> BaseEmbedding:

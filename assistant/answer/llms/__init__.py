@@ -18,7 +18,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from assistant.errors import ConfigError, LLMNotInstalled
+from assistant.errors import LLMNotInstalled
+from assistant.registry import lookup
 from assistant.settings import Settings
 
 INSTALL_HINT = "pip install 'newsroom-assistant[llm]'"
@@ -51,13 +52,7 @@ def register_llm(
 
 
 def llm_spec(name: str) -> LLMSpec:
-    if name not in _REGISTRY and name in BUILT_IN:
-        importlib.import_module(BUILT_IN[name])
-    spec = _REGISTRY.get(name)
-    if spec is None:
-        known = ", ".join(["none", *sorted(set(_REGISTRY) | set(BUILT_IN))])
-        raise ConfigError(f"unknown llm backend {name!r}; choose one of: {known}")
-    return spec
+    return lookup(_REGISTRY, BUILT_IN, name, "llm backend", also=["none"])
 
 
 def check_installed(name: str) -> None:

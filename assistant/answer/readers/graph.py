@@ -8,9 +8,7 @@ Built at the end of training (assistant/training/train.py); needs the ``model-bu
 
 from __future__ import annotations
 
-import hashlib
 import os
-import tempfile
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -75,19 +73,9 @@ def build(
 
 def save(model: onnx.ModelProto, out: Path, props: dict[str, str]) -> str:
     """Write atomically with ``props`` as metadata; the file's sha256."""
-    import onnx
     from onnx import helper
 
     helper.set_model_props(model, {"recipe": RECIPE, **props})
-    out.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=out.parent, suffix=".onnx.tmp")
-    os.close(fd)
-    try:
-        onnx.save(model, tmp)
-        os.replace(tmp, out)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
+    mg.save_atomic(model, out)
     os.chmod(out, 0o644)  # package data: mkstemp made it private
-    h = hashlib.sha256(out.read_bytes())
-    return h.hexdigest()
+    return mg.sha256_file(out)

@@ -340,10 +340,24 @@ def graph_metadata(path: Path) -> dict[str, str]:
     return {p.key: p.value for p in model.metadata_props}
 
 
+def save_atomic(model: onnx.ModelProto, out: Path) -> None:
+    """Write ``model`` to ``out`` through a temporary file: a reader never sees half a graph."""
+    import onnx
+
+    out.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=out.parent, suffix=".onnx.tmp")
+    os.close(fd)
+    try:
+        onnx.save(model, tmp)
+        os.replace(tmp, out)
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+
+
 def ensure_graph(model_dir: Path, out: Path, tokenizer_file: Path, quantize: bool = True) -> bool:
     """Build ``out`` from the weights in ``model_dir`` unless it was already built from the
     same weights (sha256) by the same recipe. True when it (re)built."""
-    import onnx
     from onnx import helper
     from tokenizers import Tokenizer
 
@@ -366,15 +380,7 @@ def ensure_graph(model_dir: Path, out: Path, tokenizer_file: Path, quantize: boo
         amax = calibrate(weights, heads, ids)
     model = build_graph(weights, heads, amax, quantize)
     helper.set_model_props(model, {"source_sha256": source, "recipe": recipe})
-    out.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=out.parent, suffix=".onnx.tmp")
-    os.close(fd)
-    try:
-        onnx.save(model, tmp)
-        os.replace(tmp, out)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
+    save_atomic(model, out)
     return True
 
 
