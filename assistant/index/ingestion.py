@@ -120,16 +120,49 @@ def to_document(src: Source) -> Document:
     )
 
 
+# The most text one splitter call sees. nltk's sentence regexes run under a wall-clock limit
+# (5 s a call) and scan all they are given: a one-paragraph 30 MB file tripped it, and a busy
+# machine trips it sooner. 10,000 characters take a few milliseconds, so the limit is never
+# near; documents this short (most articles) are split exactly as before.
+BLOCK_CHARS = 10_000
+
+
+def text_blocks(text: str, size: int = BLOCK_CHARS) -> list[tuple[int, str]]:
+    """``text`` cut into ``(offset, piece)`` of at most ``size`` characters, each cut at the
+    last paragraph break, line break, sentence end or space in the piece's second half."""
+    blocks: list[tuple[int, str]] = []
+    start = 0
+    while len(text) - start > size:
+        end = start + size
+        cut = -1
+        for sep in ("\n\n", "\n", ". ", " "):
+            at = text.rfind(sep, start + size // 2, end)
+            if at >= 0:
+                cut = at + len(sep)
+                break
+        cut = cut if cut > start else end
+        blocks.append((start, text[start:cut]))
+        start = cut
+    blocks.append((start, text[start:]))
+    return blocks
+
+
 def chunk_sources(splitter: SentenceSplitter, sources: list[Source]) -> list[TextNode]:
     """Chunk each document on its own (chunks never cross documents), with stable ids."""
     nodes: list[TextNode] = []
     for src in sources:
         doc = to_document(src)
-        for i, node in enumerate(splitter.get_nodes_from_documents([doc])):
+        parts: list[tuple[int, Any]] = []
+        for offset, piece in text_blocks(src.text):
+            block = doc if offset == 0 and len(piece) == len(src.text) else doc.model_copy()
+            block.set_content(piece)
+            parts += [(offset, n) for n in splitter.get_nodes_from_documents([block])]
+        for i, (offset, node) in enumerate(parts):
             assert isinstance(node, TextNode)
             node.id_ = f"{src.doc_id}:{i}"
-            start = node.start_char_idx if node.start_char_idx is not None else -1
-            end = node.end_char_idx if node.end_char_idx is not None else -1
+            start = node.start_char_idx + offset if node.start_char_idx is not None else -1
+            end = node.end_char_idx + offset if node.end_char_idx is not None else -1
+            node.start_char_idx, node.end_char_idx = max(start, 0), max(end, 0)
             node.metadata.update({"doc_id": src.doc_id, "start": start, "end": end, "chunk": i})
             node.excluded_embed_metadata_keys = [k for k in node.metadata if k not in EMBEDDED_KEYS]
             node.excluded_llm_metadata_keys = [k for k in node.metadata if k not in LLM_KEYS]
@@ -195,7 +228,7 @@ def ingest(
         if redo:
             log.info("%d documents were left half-written; redoing them", len(redo))
         planned = _plan(paths, store, settings, prune, report)
-        total = _enqueue(store, splitter, redo + planned)
+        total = _enqueue(store, splitter, redo + planned, report)
         _work(store, embedder, settings, report, progress, workers, total)
     report.seconds = time.perf_counter() - t0
     log.info("ingestion done: %s", report.summary().replace("\n", "; "))
@@ -227,7 +260,7 @@ def ingest_sources(
                 report.docs_unchanged += 1
                 continue
             work.append(WorkItem(src.doc_id, "upsert", src, record, is_update=old is not None))
-        total = _enqueue(store, make_splitter(settings), work)
+        total = _enqueue(store, make_splitter(settings), work, report)
         _work(store, embedder, settings, report, progress, None, total)
     report.seconds = time.perf_counter() - t0
     if work:
@@ -235,14 +268,29 @@ def ingest_sources(
     return report
 
 
-def _enqueue(store: Store, splitter: SentenceSplitter, items: list[WorkItem]) -> int:
+def _enqueue(
+    store: Store, splitter: SentenceSplitter, items: list[WorkItem], report: IngestReport
+) -> int:
     """Queue the work; its chunks (chunked here, milliseconds a document, so that the bar can
-    count chunks, the unit of embedding work)."""
+    count chunks, the unit of embedding work). A document that cannot be chunked is reported
+    and left out (its earlier version, if any, stays); the rest goes ahead."""
+    queued: list[WorkItem] = []
     for item in items:
         if item.op == "upsert" and item.source is not None:
-            item.nodes = chunk_sources(splitter, [item.source])
-    store.catalog.enqueue(items)
-    return sum(len(i.nodes or ()) for i in items)
+            try:
+                item.nodes = chunk_sources(splitter, [item.source])
+            except Exception as exc:  # noqa: BLE001 - one document must not fail the run
+                log.warning("could not split %s into chunks: %r", item.source.source, exc)
+                report.skipped.append(
+                    (item.source.source, f"could not be split into chunks ({type(exc).__name__})")
+                )
+                key = str(item.record.get("file", ""))
+                if report.docs_by_file.get(key):
+                    report.docs_by_file[key] -= 1
+                continue
+        queued.append(item)
+    store.catalog.enqueue(queued)
+    return sum(len(i.nodes or ()) for i in queued)
 
 
 @dataclass
