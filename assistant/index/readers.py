@@ -28,6 +28,14 @@ SUPPORTED_SUFFIXES: frozenset[str] = frozenset(
 SIDECAR_SUFFIX = ".meta.json"
 # Far above any article; a bigger .json would need several GB of Python objects to parse.
 MAX_FILE_BYTES = 256 * 1024 * 1024
+# A .docx is a ZIP: its size on disk says nothing of what it unpacks to (a 143 KB file
+# inflated to 28.7 M characters, 788 MB of memory). The sizes the package declares are
+# checked before anything is parsed; zipfile never inflates a member past its declared size.
+# Its XML is what gets parsed (about 20x its size in memory); pictures are only carried.
+MAX_UNPACKED_XML_BYTES = 32 * 1024 * 1024
+# Text a compressed format (PDF streams, DOCX) may yield: about 4,000 pages. Plain text,
+# HTML and JSON are bounded by the file-size limit already.
+MAX_TEXT_CHARS = 10_000_000
 
 _TEXT_KEYS = ("body", "text", "content", "article")
 _TITLE_KEYS = ("title", "headline")
@@ -382,7 +390,10 @@ def _read_pdf(data: bytes) -> tuple[str, dict[str, Any]]:
         reader = PdfReader(io.BytesIO(data), strict=False)
         if reader.is_encrypted and not reader.decrypt(""):
             raise ReadError("encrypted PDF")
-        pages = [page.extract_text() or "" for page in reader.pages]
+        pages = []
+        for page in reader.pages:  # one page at a time: a flate bomb stops at the limit
+            pages.append(page.extract_text() or "")
+            _check_text_length(sum(map(len, pages)))
         info = reader.metadata
         pdf_title = info.title if info is not None else None
     except ReadError:
@@ -403,6 +414,13 @@ def _read_pdf(data: bytes) -> tuple[str, dict[str, Any]]:
     return text, meta
 
 
+def _check_text_length(chars: int) -> None:
+    if chars > MAX_TEXT_CHARS:
+        raise ReadError(
+            f"text too long (over {chars / 1e6:.1f} M characters; limit {MAX_TEXT_CHARS / 1e6:g} M)"
+        )
+
+
 # python-docx's blank template stamps every new file with these; they say nothing about the news.
 _DOCX_TEMPLATE_AUTHOR = "python-docx"
 _DOCX_TEMPLATE_CREATED = datetime(2013, 12, 23, 23, 15).date()
@@ -416,6 +434,19 @@ def _read_docx(path: Path) -> tuple[str, dict[str, Any]]:
 
     if not zipfile.is_zipfile(path):
         raise ReadError("not a valid .docx file (not a ZIP package)")
+    try:
+        with zipfile.ZipFile(path) as package:
+            members = package.infolist()
+    except (zipfile.BadZipFile, OSError) as exc:
+        raise ReadError(f"not a valid .docx file: {exc}") from exc
+    xml = sum(m.file_size for m in members if m.filename.endswith((".xml", ".rels")))
+    total = sum(m.file_size for m in members)
+    if xml > MAX_UNPACKED_XML_BYTES or total > MAX_FILE_BYTES:
+        limit = MAX_UNPACKED_XML_BYTES // 2**20
+        raise ReadError(
+            f"unpacks to {max(xml, total) / 2**20:.0f} MB (limit {limit} MB of XML);"
+            " a ZIP bomb or not an article"
+        )
     try:
         document = docx.Document(str(path))
     except (zipfile.BadZipFile, KeyError, ValueError) as exc:
@@ -431,6 +462,7 @@ def _read_docx(path: Path) -> tuple[str, dict[str, Any]]:
                     blocks.append(" | ".join(dict.fromkeys(cells)))
         elif item.text.strip():
             blocks.append(item.text)
+        _check_text_length(sum(map(len, blocks)))
     props = document.core_properties
     meta: dict[str, Any] = {}
     if props.title and props.title.strip():
