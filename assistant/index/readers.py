@@ -70,7 +70,10 @@ def iter_files(
 
     ``root`` is the folder given (a file given directly gets its parent). Hidden files and
     folders inside a given folder are skipped; symlinked folders are followed once, so a link
-    loop or two links to the same folder can't repeat or hang. Every regular file is yielded:
+    loop or two links to the same folder can't repeat or hang. A link (to a file or a folder)
+    that leads outside the folder given is not followed but rejected: a corpus or drop folder
+    is a trust boundary, and whoever can write a link into it must not be able to publish any
+    file the server may read. Every regular file is yielded:
     the caller reports the unsupported ones (see ``is_supported``). Entries that are not
     regular files (broken or looping links, pipes, sockets, devices: reading a pipe would
     block for ever) are never yielded; with ``rejected`` they are appended to it as
@@ -85,23 +88,39 @@ def iter_files(
             continue
         if not given.is_dir():
             raise FileNotFoundError(f"no such file or folder: {given}")
-        visited = {os.path.realpath(given)}
+        base = os.path.realpath(given)
+        visited = {base}
         for folder, dirnames, filenames in os.walk(given, followlinks=True):
             kept = []
             for name in sorted(dirnames):
                 real = os.path.realpath(os.path.join(folder, name))
-                if not name.startswith(".") and real not in visited:
-                    visited.add(real)
-                    kept.append(name)
+                if name.startswith(".") or real in visited:
+                    continue
+                if not _inside(real, base):
+                    if rejected is not None:
+                        rejected.append((Path(folder) / name, given, _OUTSIDE))
+                    continue
+                visited.add(real)
+                kept.append(name)
             dirnames[:] = kept
             for name in sorted(filenames):
                 file = Path(folder) / name
                 if name.startswith("."):
                     continue
                 if file.is_file():
-                    yield file, given
+                    if _inside(os.path.realpath(file), base):
+                        yield file, given
+                    elif rejected is not None:
+                        rejected.append((file, given, _OUTSIDE))
                 elif rejected is not None:
                     rejected.append((file, given, _not_regular_reason(file)))
+
+
+_OUTSIDE = "symbolic link to outside the folder (not followed)"
+
+
+def _inside(real: str, base: str) -> bool:
+    return real == base or real.startswith(base.rstrip(os.sep) + os.sep)
 
 
 def _not_regular_reason(path: Path) -> str:

@@ -81,7 +81,7 @@ def build_hostile_corpus(corpus: Path) -> tuple[dict[str, str], set[str]]:
             "[" * 100_000 + "]" * 100_000, "42"]  # fmt: skip
     (corpus / "dump.jsonl").write_text("\n".join(dump), encoding="utf-8")
     # Links: a loop of two, a link to itself, a dangling one, a folder loop, and a link to a
-    # good article outside the corpus (followed: the folder's owner put it there).
+    # good article outside the corpus (not followed: the folder is a trust boundary).
     os.symlink("loop_b.txt", corpus / "loop_a.txt")
     os.symlink("loop_a.txt", corpus / "loop_b.txt")
     os.symlink("self.txt", corpus / "self.txt")
@@ -99,9 +99,10 @@ def build_hostile_corpus(corpus: Path) -> tuple[dict[str, str], set[str]]:
         "self.txt": "symbolic link loop",
         "dangling.txt": "broken symbolic link",
         "pipe.txt": "not a regular file",
+        "linked.txt": "symbolic link to outside the folder (not followed)",
         "dump.jsonl": "record 2: JSON nested too deeply",
     }
-    return expected, {*good, "linked.txt"}
+    return expected, set(good)
 
 
 def test_every_bad_file_is_reported_every_good_one_indexed_once(tmp_path: Path) -> None:
