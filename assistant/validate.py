@@ -10,7 +10,13 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from assistant.errors import EmptyQuestion, InvalidDate, InvalidRequest, QuestionTooLong
+from assistant.errors import (
+    EmptyQuestion,
+    InvalidDate,
+    InvalidRequest,
+    InvalidUrl,
+    QuestionTooLong,
+)
 from assistant.index.dates import normalise_date
 from assistant.types import Filters
 
@@ -37,6 +43,15 @@ def question(text: Any, limit: int) -> str:
     if len(text) > limit:
         raise QuestionTooLong(f"the question is {len(text)} characters long; the limit is {limit}")
     return text
+
+
+def url(value: str) -> str:
+    """``value`` unchanged, or ``InvalidUrl`` if it holds lone surrogates: JSON can carry them,
+    but no request, log line or reply can encode them, and replacing them would fetch or follow
+    a URL other than the one given."""
+    if _SURROGATE.search(value):
+        raise InvalidUrl("the URL contains a lone surrogate (\\ud800-\\udfff), which is not text")
+    return value
 
 
 def iso_date(value: Any, name: str) -> str | None:

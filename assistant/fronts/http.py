@@ -25,11 +25,12 @@ from fastapi import APIRouter, FastAPI, File, Request, UploadFile
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response, StreamingResponse
 from fastapi.routing import APIRoute
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.routing import Match
 from starlette.types import Scope
 
+from assistant import validate
 from assistant.app import Assistant
 from assistant.errors import AssistantError, ConfigError
 from assistant.fronts.guard import BodyPolicy, Credentials, Guard
@@ -87,15 +88,19 @@ class AskIn(BaseModel):
     filters: FiltersIn | None = None
 
 
+# Refused as a whole request: a URL that cannot be encoded cannot be echoed in the reply either.
+UrlText = Annotated[str, AfterValidator(validate.url)]
+
+
 class UrlsIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    url: str | None = Field(None, description="One web page to fetch and ingest.")
-    urls: list[str] = Field(default_factory=list, max_length=100, description="Several pages.")
+    url: UrlText | None = Field(None, description="One web page to fetch and ingest.")
+    urls: list[UrlText] = Field(default_factory=list, max_length=100, description="Several pages.")
 
 
 class FeedIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    url: str = Field(description="An RSS or Atom feed to follow.")
+    url: UrlText = Field(description="An RSS or Atom feed to follow.")
     interval: str | float | None = Field(
         None, description="Seconds between polls, or e.g. '15m', '2h' (default feed_interval)."
     )

@@ -29,6 +29,7 @@ from dataclasses import dataclass, field
 from email.utils import parsedate_to_datetime
 from urllib.parse import SplitResult, urljoin, urlsplit, urlunsplit
 
+from assistant import validate
 from assistant.errors import FetchFailed, InvalidUrl
 from assistant.settings import LiveSettings
 
@@ -71,6 +72,7 @@ def check_url(url: str) -> SplitResult:
     """``url`` parsed, or ``FetchFailed`` saying why it can't be fetched at all."""
     if not isinstance(url, str) or not url.strip():
         raise InvalidUrl("empty URL")
+    validate.url(url)
     try:
         parts = urlsplit(url.strip())
         port = parts.port

@@ -49,7 +49,7 @@ def post(app: Any, path: str, body: dict[str, Any]) -> httpx.Response:
 
     async def go() -> httpx.Response:
         transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
-        async with httpx.AsyncClient(transport=transport, base_url="http://test") as c:
+        async with httpx.AsyncClient(transport=transport, base_url="http://localhost") as c:
             return await c.post(path, content=data, headers={"Content-Type": "application/json"})
 
     return asyncio.run(go())
@@ -92,3 +92,23 @@ def test_the_web_ui_answers_a_question_with_lone_surrogates(ui_url: str) -> None
         events = c.get(f"/gradio_api/call/respond/{r.json()['event_id']}").text
     assert "event: complete" in events, events[-2000:]
     assert "went wrong" not in events and "NATO" in events
+
+
+URL_BODIES: list[tuple[str, dict[str, Any]]] = [
+    ("/api/documents", {"url": "\ud800"}),
+    ("/api/documents", {"url": "https://example.org/\udfff"}),
+    ("/api/documents", {"urls": ["https://example.org/a", "\ud800"]}),
+    ("/api/feeds", {"url": "\ud800"}),
+    ("/api/feeds", {"url": "https://example.org/feed\udc00.xml"}),
+]
+
+
+@pytest.mark.parametrize(("path", "body"), URL_BODIES, ids=lambda b: json.dumps(b)[:60])
+def test_urls_with_lone_surrogates_are_refused_with_a_reason(
+    app: Any, path: str, body: dict[str, Any], caplog: pytest.LogCaptureFixture
+) -> None:
+    # Refused before anything is fetched or followed: no URL with them can be requested.
+    r = post(app, path, body)
+    assert r.status_code == 422, r.text
+    assert "url" in r.json()["error"]["message"]
+    assert "Traceback" not in caplog.text and "unexpected error" not in caplog.text
