@@ -540,6 +540,8 @@ def _doc_record(doc_id: str, meta: dict[str, Any]) -> dict[str, Any]:
         "url": http_url(meta.get("url")),
         "published": meta.get("published") or None,
         "chunks": int(meta.get("chunks", 0)),
+        # what an upload said its address was: shown as a claim, never used as the link
+        **({"claimed_url": meta["claimed_url"]} if meta.get("claimed_url") else {}),
     }
 
 

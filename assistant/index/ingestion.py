@@ -26,7 +26,13 @@ from llama_index.core.node_parser import SentenceSplitter
 from llama_index.core.schema import Document, MetadataMode, TextNode
 
 from assistant.index.catalog import Claim, WorkItem
-from assistant.index.readers import ReadError, is_supported, iter_files, read_file_report
+from assistant.index.readers import (
+    ReadError,
+    is_supported,
+    is_upload,
+    iter_files,
+    read_file_report,
+)
 from assistant.index.store import Store, date_int
 from assistant.index.workers import Embedding
 from assistant.settings import Settings
@@ -99,6 +105,7 @@ def doc_record(src: Source, **extra: Any) -> dict[str, Any]:
         "published": src.published or "",
         "authors": ", ".join(src.authors),
         "date_inferred": bool(src.extra.get("date_inferred")),
+        **({"claimed_url": src.extra["claimed_url"]} if src.extra.get("claimed_url") else {}),
         **extra,
     }
 
@@ -300,6 +307,7 @@ class _File:
     key: str
     stat: str
     root: Path
+    untrusted: bool = False
 
 
 def _plan(
@@ -332,7 +340,8 @@ def _plan(
         except OSError as exc:
             report.skipped.append((rel, f"cannot read: {exc.strerror or exc}"))
             continue
-        group.append(_File(file, rel, key, stat, root))
+        untrusted = root == settings.index.corpus_dir and is_upload(rel)
+        group.append(_File(file, rel, key, stat, root, untrusted))
         if len(group) >= FILE_GROUP:
             items += _plan_files(group, store, report)
             group = []
@@ -380,7 +389,7 @@ def _plan_files(files: list[_File], store: Store, report: IngestReport) -> list[
             restat.update({i: {**records[i], "file_stat": f.stat} for i in old_ids})
             continue
         try:
-            sources, problems = read_file_report(f.path, f.root)
+            sources, problems = read_file_report(f.path, f.root, f.untrusted)
         except ReadError as exc:
             report.skipped.append((f.rel, str(exc)))
             continue

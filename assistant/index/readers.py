@@ -26,6 +26,9 @@ SUPPORTED_SUFFIXES: frozenset[str] = frozenset(
     {".txt", ".md", ".markdown", ".html", ".htm", ".pdf", ".docx", ".json", ".jsonl"}
 )
 SIDECAR_SUFFIX = ".meta.json"
+# Files under this folder of the corpus came from strangers (the web UI, the API): what they
+# say about themselves (a record's id or url, a canonical link, front matter) is only a claim.
+UPLOAD_SUBDIR = "uploads"
 # Far above any article; a bigger .json would need several GB of Python objects to parse.
 MAX_FILE_BYTES = 256 * 1024 * 1024
 # A .docx is a ZIP: its size on disk says nothing of what it unpacks to (a 143 KB file
@@ -134,16 +137,27 @@ def _not_regular_reason(path: Path) -> str:
     return "not a regular file (pipe, socket or device)"
 
 
-def read_file(path: Path, root: Path) -> list[Source]:
+def read_file(path: Path, root: Path, untrusted: bool = False) -> list[Source]:
     """Parse one file into cleaned ``Source`` records; raises ``ReadError`` if it can't be used."""
-    return read_file_report(path, root)[0]
+    return read_file_report(path, root, untrusted)[0]
 
 
-def read_file_report(path: Path, root: Path) -> tuple[list[Source], list[str]]:
+def is_upload(rel: str) -> bool:
+    """Whether a file at ``rel`` (relative to the corpus folder) is an upload."""
+    return rel.startswith(UPLOAD_SUBDIR + "/")
+
+
+def read_file_report(
+    path: Path, root: Path, untrusted: bool = False
+) -> tuple[list[Source], list[str]]:
     """Like ``read_file``, also returning the problems that did not stop the file.
 
     For dumps these are skipped records ("record 7: no text field"); for documents, an
     unreadable sidecar. Raises ``ReadError`` when nothing usable comes out of the file.
+
+    ``untrusted`` (an upload): every document is named by the file it is in (records as
+    ``file#id`` or ``file#number``), never by an id or URL its content gives, and a URL it
+    claims is kept as ``extra["claimed_url"]``, not as the document's link.
     """
     suffix = path.suffix.lower()
     if not is_supported(path):
@@ -155,7 +169,7 @@ def read_file_report(path: Path, root: Path) -> tuple[list[Source], list[str]]:
             raise ReadError("empty file")
         if suffix == ".jsonl":  # streamed line by line, so its size doesn't matter
             with path.open("rb") as handle:
-                return _read_dump(_parse_lines(enumerate(handle, start=1)), relpath)
+                return _read_dump(_parse_lines(enumerate(handle, start=1)), relpath, untrusted)
         if size > MAX_FILE_BYTES:
             limit = MAX_FILE_BYTES // 2**20
             raise ReadError(f"file too large ({size // 2**20} MB; limit {limit} MB)")
@@ -165,7 +179,7 @@ def read_file_report(path: Path, root: Path) -> tuple[list[Source], list[str]]:
     if not data.strip():
         raise ReadError("empty file")
     if suffix == ".json":
-        return _read_dump(_json_records(data), relpath)
+        return _read_dump(_json_records(data), relpath, untrusted)
     problems: list[str] = []
     meta: dict[str, Any] = {}
     if suffix in (".txt", ".md", ".markdown"):
@@ -182,7 +196,7 @@ def read_file_report(path: Path, root: Path) -> tuple[list[Source], list[str]]:
         raise ReadError("no text after cleaning")
     meta["published"], dating = _dating(meta, text)
     extra = {"file": relpath, "format": suffix.lstrip("."), **dating}
-    return [_make_source(relpath, text, meta, extra)], problems
+    return [_make_source(relpath, text, meta, extra, untrusted)], problems
 
 
 def _relpath(path: Path, root: Path) -> str:
@@ -277,13 +291,18 @@ def _dating(meta: dict[str, Any], text: str | None) -> tuple[str | None, dict[st
     return published, {"date_inferred": inferred, "date_source": how}
 
 
-def _make_source(source: str, text: str, meta: dict[str, Any], extra: dict[str, Any]) -> Source:
+def _make_source(
+    source: str, text: str, meta: dict[str, Any], extra: dict[str, Any], untrusted: bool = False
+) -> Source:
+    url = http_url(meta.get("url"))
+    if untrusted and url:
+        extra["claimed_url"], url = url, None
     return Source(
         doc_id=doc_id_for(source),
         source=source,
         text=text,
         title=meta.get("title") or title_from_text(text),
-        url=http_url(meta.get("url")),
+        url=url,
         published=meta.get("published"),
         authors=list(meta.get("authors", [])),
         extra=extra,
@@ -495,13 +514,15 @@ def _read_docx(path: Path) -> tuple[str, dict[str, Any]]:
 
 
 # JSON / JSONL news dumps
-def _read_dump(parsed: _Parsed, relpath: str) -> tuple[list[Source], list[str]]:
+def _read_dump(
+    parsed: _Parsed, relpath: str, untrusted: bool = False
+) -> tuple[list[Source], list[str]]:
     records, bad, fatal = parsed
     sources: list[Source] = []
     seen: dict[str, int] = {}
     for number, record in records:
         try:
-            source = _record_source(record, relpath, number)
+            source = _record_source(record, relpath, number, untrusted)
         except ReadError as exc:
             bad.append((number, str(exc)))
             continue
@@ -568,7 +589,7 @@ def _parse_lines(lines: Iterator[tuple[int, bytes]]) -> _Parsed:
     return records, problems, first_error
 
 
-def _record_source(record: Any, relpath: str, number: int) -> Source:
+def _record_source(record: Any, relpath: str, number: int, untrusted: bool = False) -> Source:
     if not isinstance(record, dict):
         raise ReadError(f"not a JSON object ({type(record).__name__})")
     raw = _first_string(record, _TEXT_KEYS)
@@ -577,7 +598,10 @@ def _record_source(record: Any, relpath: str, number: int) -> Source:
     meta = _meta_from_mapping(record)
     ids = (record.get(key) for key in _ID_KEYS)
     record_id = next((str(v) for v in ids if isinstance(v, str | int) and str(v).strip()), None)
-    source = meta.get("url") or record_id or f"{relpath}#{number}"
+    if untrusted:  # named by its file, so it can only ever replace a record of the same file
+        source = f"{relpath}#{record_id or number}"
+    else:
+        source = meta.get("url") or record_id or f"{relpath}#{number}"
     text = clean_text(raw)
     headline_only = False
     if not text:
@@ -592,4 +616,4 @@ def _record_source(record: Any, relpath: str, number: int) -> Source:
         extra["record_id"] = record_id
     if headline_only:
         extra["headline_only"] = True
-    return _make_source(source, text, meta, extra)
+    return _make_source(source, text, meta, extra, untrusted)

@@ -18,11 +18,10 @@ from typing import BinaryIO
 
 from assistant.errors import UploadRejected
 from assistant.index.ingestion import ProgressFactory
-from assistant.index.readers import SIDECAR_SUFFIX, SUPPORTED_SUFFIXES, is_supported
+from assistant.index.readers import SIDECAR_SUFFIX, SUPPORTED_SUFFIXES, UPLOAD_SUBDIR, is_supported
 from assistant.settings import Settings
 from assistant.types import IngestReport, UploadResult
 
-UPLOAD_SUBDIR = "uploads"
 MAX_FILES = 20
 MAX_NAME_CHARS = 120
 _COPY_CHUNK = 1 << 20
@@ -103,7 +102,9 @@ def save_and_ingest(
 ) -> tuple[list[UploadResult], IngestReport]:
     """Check every ``(filename, stream, declared size)`` first (nothing is saved if one is
     refused), save them, ``ingest`` them, and report per file whether it made it into the
-    index. A file the readers reject is removed again, and a file it replaced is put back."""
+    index. A file the readers reject is removed again. An upload never replaces an earlier
+    one: a name already taken gets a number (``report-2.pdf``), so a stranger cannot swap
+    the text behind someone else's citations by uploading under the same name."""
     items = list(files)
     if not items:
         raise UploadRejected("no file in the upload (send them in the form field 'files')")
@@ -129,35 +130,35 @@ def save_and_ingest(
             for tmp, _ in staged:
                 tmp.unlink(missing_ok=True)
             raise
-        backups: dict[Path, Path] = {}
-        for tmp, final in staged:
+        paths: list[Path] = []
+        for tmp, wanted in staged:
+            final = _free_name(wanted)
             if not final.resolve().is_relative_to(folder.resolve()):  # belt and braces
                 raise UploadRejected(f"refusing to write outside {folder}")
-            if final.exists():
-                backups[final] = final.with_name(f".{final.name}.{uuid.uuid4().hex}.bak")
-                os.replace(final, backups[final])
             os.replace(tmp, final)
-        paths = [final for _, final in staged]
+            paths.append(final)
         try:
             report = ingest(paths, progress)
         except BaseException:
             for path in paths:
-                _restore(path, backups.get(path))
+                path.unlink(missing_ok=True)
             raise
         results = _results(settings, paths, report)
         for path, result in zip(paths, results, strict=True):
-            if result.indexed:
-                if path in backups:
-                    backups[path].unlink(missing_ok=True)
-            else:
-                _restore(path, backups.get(path))
+            if not result.indexed:
+                path.unlink(missing_ok=True)
     return results, report
 
 
-def _restore(path: Path, backup: Path | None) -> None:
-    path.unlink(missing_ok=True)
-    if backup is not None:
-        os.replace(backup, path)
+def _free_name(path: Path) -> Path:
+    """``path``, or the first of ``stem-2.ext``, ``stem-3.ext``... that is not taken."""
+    n = 1
+    candidate = path
+    while candidate.exists() or candidate.is_symlink():
+        n += 1
+        stem = path.stem[: MAX_NAME_CHARS - len(path.suffix) - len(str(n)) - 1]
+        candidate = path.with_name(f"{stem}-{n}{path.suffix}")
+    return candidate
 
 
 def _results(settings: Settings, paths: list[Path], report: IngestReport) -> list[UploadResult]:
