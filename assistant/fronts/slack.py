@@ -12,6 +12,7 @@ formatted into a log line or a reply.
 from __future__ import annotations
 
 import logging
+import re
 import threading
 import time
 from collections import OrderedDict
@@ -46,6 +47,7 @@ EVENTS_PATH = "/slack/events"
 MAX_BODY_BYTES = 1_000_000  # Slack's event payloads are a few KB
 THREAD_PAGES = 5  # conversations.replies pages (200 messages each) read for the history
 WORKERS = 4
+_SLACK_TIMESTAMP = re.compile(r"[0-9]{1,12}")  # Unix seconds, as Slack sends them
 APOLOGY = "Sorry, something went wrong while answering. The error has been logged."
 EMPTY_INDEX = "Sorry, the document index is empty, so there is nothing to search yet."
 HINT = (
@@ -363,6 +365,10 @@ def _starlette(app: App) -> Starlette:
             return JSONResponse({"error": "Content-Length is required"}, 411)
         if int(declared) > MAX_BODY_BYTES:
             return JSONResponse({"error": "request body too large"}, 413)
+        # The signature check does int() on this header and raises on "abc" or "1e9": such a
+        # request is as unsigned as one without it, and gets bolt's own refusal.
+        if not _SLACK_TIMESTAMP.fullmatch(request.headers.get("x-slack-request-timestamp", "")):
+            return JSONResponse({"error": "invalid request"}, 401)
         body = await request.body()
         if len(body) > MAX_BODY_BYTES:
             return JSONResponse({"error": "request body too large"}, 413)
