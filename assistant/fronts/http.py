@@ -36,6 +36,7 @@ from assistant.errors import AssistantError, ConfigError
 from assistant.fronts.guard import BodyPolicy, Credentials, Guard
 from assistant.fronts.limits import ConcurrencyLimit
 from assistant.fronts.observe import RequestObserver
+from assistant.text import neutralise_markers
 from assistant.types import Answer
 
 log = logging.getLogger(__name__)
@@ -153,7 +154,8 @@ def sources_text(answer: Answer) -> str:
     lines = []
     for c in answer.citations:
         date = f" ({c.published})" if c.published else ""
-        lines.append(f"[{c.n}] {c.title}{date} — {c.url or c.source}")
+        # A title is document text: its "[3]" must not read as a citation, as in the answer.
+        lines.append(f"[{c.n}] {neutralise_markers(c.title)}{date} — {c.url or c.source}")
     return SOURCES_HEADING + "\n".join(lines) if lines else ""
 
 

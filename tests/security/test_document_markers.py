@@ -9,9 +9,11 @@ import re
 import pytest
 
 from assistant.app import Assistant
+from assistant.fronts.http import SOURCES_HEADING, create_app
 from assistant.fronts.web import sources_html
 from assistant.types import Citation, Turn
 from tests.support.samples import make_settings
+from tests.support.security import asgi_request
 
 DOC = """---
 title: Harbour budget [3] approved
@@ -92,3 +94,23 @@ def test_only_http_urls_leave_the_assistant(assistant: Assistant) -> None:
 def test_a_citation_never_carries_another_scheme() -> None:
     c = Citation(1, "s", "t", "javascript:alert(1)", None, "q", 0, 1)
     assert c.url is None and Citation(1, "s", "t", "HTTPS://x.example/a", None, "q", 0, 1).url
+
+
+@pytest.mark.parametrize("stream", [False, True])
+def test_titles_in_the_v1_sources_list_carry_no_markers(assistant: Assistant, stream: bool) -> None:
+    # The OpenAI-compatible reply is plain text: a title's "[3]" would read as citation 3.
+    app = create_app(assistant, ui=False)
+    body = {"messages": [{"role": "user", "content": QUESTIONS[1]}], "stream": stream}
+    r = asgi_request(app, "POST", "/v1/chat/completions", json=body)
+    assert r.status_code == 200, r.text
+    if stream:
+        events = [json.loads(line[6:]) for line in r.text.splitlines() if line[6:7] == "{"]
+        content = "".join(e["choices"][0]["delta"].get("content", "") for e in events)
+        citations = events[-1]["citations"]
+    else:
+        content = r.json()["choices"][0]["message"]["content"]
+        citations = r.json()["citations"]
+    sources = content.split(SOURCES_HEADING)[-1]
+    assert "[1] Harbour budget (3) approved (2024-03-14)" in sources, content
+    markers = {int(n) for n in re.findall(r"\[(\d+)\]", content)}
+    assert markers == {c["n"] for c in citations}, content
