@@ -5,11 +5,12 @@ left out) and the metadata: title, author, publication date, canonical URL and s
 extracted text then goes through the same ``clean_text`` as every file, so citation offsets
 work the same way.
 
-The canonical URL names the document (its source id and the citation's link), so two links to
-one story (tracking parameters, a feed's redirector) become one document. A page may only
-claim a canonical URL on its own site: otherwise any page could pass itself off as, or
-overwrite, another site's story. A foreign claim is ignored and the address the page was
-fetched from is used instead.
+The address the page was fetched from (after redirects, tracking parameters removed) names
+the document: its source id and the citation's link. So two links to one story (tracking
+parameters, a feed's redirector) still become one document, but what the page says about
+itself (its canonical link) is only a claim, kept in ``claimed_canonical``: a reader's comment
+page or any page on a shared host claiming a story's address would otherwise replace that
+story and be cited under its link.
 """
 
 from __future__ import annotations
@@ -40,14 +41,14 @@ _TRACKING = re.compile(
 
 @dataclass
 class Article:
-    url: str  # canonical URL: the document's source id and the citation's link
+    url: str  # where it was fetched from: the document's source id and the citation's link
     text: str
     title: str
     authors: list[str] = field(default_factory=list)
     published: str | None = None
     site: str = ""
     fetched_url: str = ""
-    claimed_canonical: str = ""  # what the page said, when it was not accepted
+    claimed_canonical: str = ""  # the canonical link the page gave, when not its own address
 
     @property
     def doc_id(self) -> str:
@@ -168,8 +169,11 @@ def extract_article(body: bytes, fetched_url: str, content_type: str = "") -> Ar
         # A menu or a cookie wall is all some pages show without a browser.
         raise FetchFailed(f"no article text found on the page ({len(text.split())} words)")
     # trafilatura falls back on the address it was given when the page names no canonical URL.
-    claimed = meta.get("url")
-    url, refused = canonical_url(None if claimed == fetched_url else claimed, fetched_url)
+    url, _ = canonical_url(None, fetched_url)
+    claimed = str(meta.get("url") or "").strip()
+    refused = (
+        claimed if claimed and claimed != fetched_url and strip_tracking(claimed) != url else ""
+    )
     title = " ".join(str(meta.get("title") or "").split()) or text.split("\n", 1)[0][:200]
     return Article(
         url=url,
