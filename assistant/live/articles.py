@@ -73,6 +73,7 @@ class Article:
                 "date_inferred": dating not in (None, "metadata"),
                 "date_source": dating,
                 "site": self.site,
+                **({"claimed_url": self.claimed_canonical} if self.claimed_canonical else {}),
                 **extra,
             },
         )

@@ -172,6 +172,6 @@ def test_a_page_claiming_another_pages_address_on_its_site_replaces_nothing(
     assert report.docs_updated == 0 and report.docs_added == 1
     docs = {d["source"]: d for d in web.documents()}
     assert docs[real]["doc_id"] == before["doc_id"] and docs[real]["chunks"] == before["chunks"]
-    assert docs[fake]["url"] == fake
+    assert docs[fake]["url"] == fake and docs[fake]["claimed_url"] == real
     text = web.document_texts([before["doc_id"]])[before["doc_id"]]
     assert "end all support" not in text
