@@ -54,8 +54,8 @@ def render(doc: dict[str, Any], n: int | None, start: int | None, end: int | Non
         else html.escape(doc.get("source") or "")
     )
     claimed = doc.get("claimed_url") or ""
-    # an upload's own say-so: shown as text, never as a link that vouches for it
-    claim = f"uploaded; claims to be {html.escape(claimed)}" if claimed else ""
+    # what the document says its address is: shown as text, never as a link that vouches for it
+    claim = f"claims to be {html.escape(claimed)}" if claimed else ""
     meta = " · ".join(x for x in (html.escape(doc.get("published") or ""), where, claim) if x)
     marked = start is not None and end is not None and 0 <= start < end <= len(text)
     if marked:
