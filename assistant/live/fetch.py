@@ -38,6 +38,17 @@ log = logging.getLogger(__name__)
 Address = ipaddress.IPv4Address | ipaddress.IPv6Address
 Network = ipaddress.IPv4Network | ipaddress.IPv6Network
 _READ_CHUNK = 64 * 1024
+# IPv6 forms that carry an IPv4 address. Where the IPv4 sits at a known place and the form is
+# in real use, the IPv4 is checked by the IPv4 rules: DNS64 answers every IPv4-only site with
+# 64:ff9b::/96 on IPv6-only networks, so refusing that prefix would stop all fetching there.
+_NAT64 = ipaddress.IPv6Network("64:ff9b::/96")
+# The rest are refused whole: deprecated forms (IPv4-compatible, site-local), one (IPv4-
+# translated) that only a local translator acts on, and local-use NAT64, whose prefix length
+# (so where the IPv4 sits) only the local network knows. Python up to 3.12 calls most of them
+# global.
+_EMBEDDING = tuple(
+    ipaddress.IPv6Network(n) for n in ("::/96", "::ffff:0:0:0/96", "64:ff9b:1::/48", "fec0::/10")
+)
 _REDIRECTS = (301, 302, 303, 307, 308)
 
 
@@ -106,11 +117,13 @@ class AddressPolicy:
         """Why ``address`` (which ``host`` resolved to) may not be contacted; None if it may."""
         if host.lower().rstrip(".") in self.names:
             return None
-        mapped = getattr(address, "ipv4_mapped", None)
-        real = mapped or address
-        if any(real in net for net in self.networks):
+        real = _embedded_ipv4(address) or address
+        if any(a in net for net in self.networks for a in (address, real)):
             return None
-        if real.is_global and not real.is_multicast:
+        embedding = isinstance(real, ipaddress.IPv6Address) and any(
+            real in net for net in _EMBEDDING
+        )
+        if real.is_global and not real.is_multicast and not embedding:
             return None
         kind = (
             "loopback"
@@ -156,6 +169,15 @@ class AddressPolicy:
             if why:
                 raise FetchFailed(why)
         return addresses[0]
+
+
+def _embedded_ipv4(address: Address) -> ipaddress.IPv4Address | None:
+    """The IPv4 address a connection to ``address`` really reaches, where the form says."""
+    if isinstance(address, ipaddress.IPv4Address):
+        return None
+    if address in _NAT64:
+        return ipaddress.IPv4Address(int(address) & 0xFFFFFFFF)
+    return address.ipv4_mapped or address.sixtofour
 
 
 RobotsCheck = Callable[[str], None]  # raises FetchFailed when robots.txt disallows the URL

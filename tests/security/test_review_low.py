@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import ipaddress
 import json
 import logging
 import time
@@ -68,3 +69,52 @@ def test_a_well_formed_slack_timestamp_still_reaches_the_signature_check(
     }
     r = asgi_request(slack_app, "POST", "/slack/events", content=raw, headers=headers)
     assert r.status_code == 200 and "c-review" in r.text
+
+
+# --- SSRF: IPv6 forms that carry an IPv4 address --------------------------------------------------
+@pytest.mark.parametrize(
+    "host",
+    [
+        "::127.0.0.1",  # IPv4-compatible (deprecated; some stacks still route it as IPv4)
+        "::10.0.0.1",
+        "::ffff:0:127.0.0.1",  # IPv4-translated (SIIT)
+        "::ffff:0:169.254.169.254",
+        "64:ff9b::127.0.0.1",  # NAT64, well-known prefix: the gateway connects to 127.0.0.1
+        "64:ff9b::169.254.169.254",
+        "64:ff9b::10.1.2.3",
+        "64:ff9b:1::808:808",  # NAT64, local-use prefix: a translator of this network
+        "64:ff9b:1:ab::8.8.8.8",
+        "2002:7f00:1::1",  # 6to4 of 127.0.0.1
+        "2002:a9fe:a9fe::1",  # 6to4 of 169.254.169.254
+        "2002:c0a8:114::1",  # 6to4 of 192.168.1.20
+        "fec0::1",  # site-local (deprecated; private in practice)
+        "fec0:1:2::127.0.0.1",
+    ],
+)
+def test_ipv6_addresses_that_embed_a_non_public_ipv4_are_refused(
+    host: str, no_network: list[object]
+) -> None:
+    from assistant.errors import FetchFailed
+    from assistant.live.fetch import AddressPolicy, Fetcher
+    from assistant.settings import LiveSettings
+
+    assert AddressPolicy([]).refusal(host, ipaddress.ip_address(host))
+    with pytest.raises(FetchFailed, match="refused to connect"):
+        Fetcher(LiveSettings(fetch_allow_hosts=[])).get(f"http://[{host}]/feed")
+    assert no_network == [], "no connection may be attempted"
+
+
+@pytest.mark.parametrize("host", ["64:ff9b::8.8.8.8", "2002:808:808::1", "2606:4700::1111"])
+def test_ipv6_addresses_that_embed_a_public_ipv4_are_still_fetched(host: str) -> None:
+    # DNS64 answers every IPv4-only site with 64:ff9b::/96: refusing that whole prefix would
+    # stop all fetching on IPv6-only networks.
+    from assistant.live.fetch import AddressPolicy
+
+    assert AddressPolicy([]).refusal(host, ipaddress.ip_address(host)) is None
+
+
+def test_the_refusal_names_the_embedded_address() -> None:
+    from assistant.live.fetch import AddressPolicy
+
+    why = AddressPolicy([]).refusal("nat64.example", ipaddress.ip_address("64:ff9b::7f00:1"))
+    assert why and "loopback" in why and "127.0.0.1" in why
