@@ -15,6 +15,7 @@ from __future__ import annotations
 import re
 import sys
 from collections.abc import Iterable
+from dataclasses import replace
 from typing import IO, Any
 
 from rich.console import Console
@@ -29,6 +30,40 @@ DOUBLE_QUOTES = '"“”«»„'
 PLAIN_MARK_OPEN, PLAIN_MARK_CLOSE = ">>>", "<<<"
 _MARKER = re.compile(r"\[\d+\]")
 _SPACE = re.compile(r"\s+")
+# What a document may hold that a terminal acts on instead of showing: control strings (OSC:
+# window titles, hidden OSC 8 links, OSC 52 clipboard writes; DCS, SOS, PM, APC), CSI
+# sequences (clear screen, hidden text), other ESC sequences (ESC c resets the terminal),
+# their 8-bit C1 forms, C0 controls but tab and newline, and bidi overrides, which reorder
+# what is shown. A string's body ends at the first control so that an unterminated one
+# costs the words after it nothing.
+_CONTROLS = re.compile(
+    r"(?:\x1b[\]PX^_]|[\x90\x98\x9d\x9e\x9f])[^\x00-\x1f\x7f-\x9f]*(?:\x07|\x1b\\|\x9c)?"
+    r"|(?:\x1b\[|\x9b)[0-?]*[ -/]*[@-~]?"
+    r"|\x1b[ -/]*[0-~]?"
+    r"|[\x00-\x08\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]"
+)
+
+
+def strip_controls(text: str) -> str:
+    """``text`` without terminal control sequences and controls (tab and newline stay): what
+    came from a document is shown, never run by the terminal."""
+    return _CONTROLS.sub("", text)
+
+
+def _shown_citation(c: Citation) -> Citation:
+    quote = strip_controls(c.quote)
+    # The phrase's offsets count the removed characters: without them they point elsewhere.
+    phrase = (c.answer_start, c.answer_end) if quote == c.quote else (None, None)
+    return replace(
+        c,
+        source=strip_controls(c.source),
+        title=strip_controls(c.title),
+        url=strip_controls(c.url) if c.url else c.url,
+        published=strip_controls(c.published) if c.published else c.published,
+        quote=quote,
+        answer_start=phrase[0],
+        answer_end=phrase[1],
+    )
 
 
 def make_console(plain: bool = False, file: IO[str] | None = None) -> Console:
@@ -84,6 +119,13 @@ def answer_text(paragraph: str, titles: Iterable[str], styled: bool) -> Text:
 
 def render_answer(answer: Answer, console: Console) -> None:
     """The answer's paragraphs, then its numbered sources and any notes."""
+    # Cleaned as a whole, so the answer and its quotes still match where they did.
+    answer = replace(
+        answer,
+        answer=strip_controls(answer.answer),
+        citations=[_shown_citation(c) for c in answer.citations],
+        notices=[strip_controls(n) for n in answer.notices],
+    )
     styled = _styled(console)
     titles = {c.title for c in answer.citations}
     phrases = answer_phrases(answer.answer, answer.citations) if styled else []
@@ -139,6 +181,8 @@ def render_document(
     ``marks`` highlighted (on a terminal) or enclosed in >>>[n] ... <<< (plain). Returns the
     numbers of the citations whose quote is no longer in the text (the document changed)."""
     styled = _styled(console)
+    doc = {k: strip_controls(v) if isinstance(v, str) else v for k, v in doc.items()}
+    marks = [_shown_citation(c) for c in marks]
     text: str = doc.get("text") or ""
     _emit(
         console, Text(doc.get("title") or doc.get("source") or "", style="bold" if styled else "")

@@ -8,7 +8,9 @@ import hmac
 import ipaddress
 import json
 import logging
+import re
 import time
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -17,6 +19,7 @@ from pydantic import SecretStr
 from assistant.app import Assistant
 from assistant.fronts.http import create_app
 from tests.support.fake_slack import event_body, sign
+from tests.support.samples import make_settings
 from tests.support.security import asgi_request
 
 SLACK_SECRET = "review-signing-secret-3e1f"
@@ -118,3 +121,63 @@ def test_the_refusal_names_the_embedded_address() -> None:
 
     why = AddressPolicy([]).refusal("nat64.example", ipaddress.ip_address("64:ff9b::7f00:1"))
     assert why and "loopback" in why and "127.0.0.1" in why
+
+
+# --- the terminal: what documents say is shown, never acted on ---------------------------------
+HOSTILE = {
+    "id": "h1",
+    "title": "Harbour \x1b]0;pwned\x07budget \x1b]8;;https://evil.example/\x1b\\approved"
+    "\x1b]8;;\x1b\\ \x1b[2Jnow\x9b31m final\x1bc",
+    "published_at": "2024-03-14",
+    "url": "https://news.example/harbour\x1b]52;c;ZXZpbA==\x07",
+    "text": "The Elmridge council approved a harbour budget of 5 million dollars "
+    "\x1b]52;c;ZXZpbA==\x07on Thursday, the mayor said.\x1bc The budget covers new pontoons "
+    "\u202eand a dredging contract\x90q payload\x9c for the\x05 channel\x1b[8m hidden\x1b[0m.",
+}
+HARBOUR_Q = "How much was the harbour budget the council approved?"
+READABLE = ["Harbour", "approved", "now", "final", "Elmridge council", "on Thursday",
+            "pontoons", "dredging contract", "channel", "hidden"]  # fmt: skip
+# What rich itself writes on a terminal: SGR styles, and OSC 8 links around a source's URL.
+OWN_ESCAPES = re.compile(r"\x1b\[[0-9;]*m|\x1b\]8;(?:id=\d+)?;([!-~]*)\x1b\\")
+
+
+@pytest.fixture(scope="module")
+def hostile_folder(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    tmp = tmp_path_factory.mktemp("escapes")
+    (tmp / "corpus").mkdir()
+    (tmp / "corpus" / "h.jsonl").write_text(json.dumps(HOSTILE), encoding="utf-8")
+    assert Assistant(make_settings(tmp)).ingest().docs_added == 1
+    return tmp
+
+
+def cli(folder: Path, args: list[str], styled: bool) -> str:
+    from typer.testing import CliRunner
+
+    from assistant.fronts.cli import app as cli_app
+
+    env = {"COLUMNS": "100", **({"FORCE_COLOR": "1"} if styled else {})}
+    r = CliRunner().invoke(cli_app, [*args, "--index", str(folder / "index")], env=env)
+    assert r.exit_code == 0, r.output
+    return r.stdout
+
+
+@pytest.mark.parametrize("styled", [False, True], ids=["piped", "terminal"])
+def test_escape_sequences_from_documents_never_reach_the_terminal(
+    hostile_folder: Path, styled: bool, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(hostile_folder)
+    answered = cli(hostile_folder, ["ask", HARBOUR_Q], styled)
+    opened = cli(hostile_folder, ["open", "1"], styled)
+    assert "Sources:" in answered and "[1]" in answered
+    for out in (answered, opened):
+        links = {m for m in OWN_ESCAPES.findall(out) if m}
+        assert links <= {"https://news.example/harbour"}, links
+        shown = OWN_ESCAPES.sub("", out)
+        assert not re.search("[\x00-\x08\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]", shown), (
+            repr(shown)
+        )
+        assert "evil.example" not in shown and "pwned" not in shown and "ZXZpbA" not in shown
+        flat = " ".join(shown.split())
+        for words in READABLE:
+            assert words in flat, (words, flat)
+    assert "\x1b" not in answered + opened or styled
