@@ -28,13 +28,15 @@ import hmac
 import html
 import json
 import secrets
+import string
 import tempfile
 import time
+import unicodedata
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable, MutableMapping
 from dataclasses import dataclass
 from typing import IO, Any
-from urllib.parse import parse_qs, quote
+from urllib.parse import parse_qs, quote, unquote
 
 import anyio
 
@@ -463,10 +465,17 @@ def _form(scope: Scope, data: bytes) -> dict[str, str]:
 
 
 def _safe_next(target: str) -> str:
-    """Only a path on this server: never "//host" or "https://host" (an open redirect)."""
-    if not target.startswith("/") or target.startswith("//") or "\\" in target:
-        return "/"
-    return target
+    """Only a path on this server: never "//host" or "https://host" (an open redirect).
+
+    Browsers drop tabs and line breaks inside a URL and read "\\" as "/", so "/\\t/host" is
+    "//host" to them; CR/LF would also split the Location header. The value is checked as
+    given and once percent-decoded, and what passes is sent with non-ASCII escaped."""
+    for form in (target, unquote(target)):
+        if not form.startswith("/") or form.startswith(("//", "/\\")) or "\\" in form:
+            return "/"
+        if any(ch.isspace() or unicodedata.category(ch) == "Cc" for ch in form):
+            return "/"
+    return quote(target, safe=string.punctuation)
 
 
 def _seconds(wait: float) -> int:
