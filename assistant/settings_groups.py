@@ -312,6 +312,12 @@ class ServerSettings(_Group):
         description="Comma-separated addresses of reverse proxies whose X-Forwarded-For and "
         "X-Forwarded-Proto headers are believed (e.g. 127.0.0.1 behind nginx); empty = none.",
     )
+    allowed_hosts: str = Field(
+        "",
+        description="Comma-separated host names the server answers for besides 127.0.0.1, "
+        "localhost, [::1] and `host` (e.g. news.example.org behind a proxy); requests "
+        "addressed to any other Host get 421 (DNS rebinding).",
+    )
     body_timeout_seconds: float = Field(
         30.0,
         gt=0,

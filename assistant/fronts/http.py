@@ -36,6 +36,7 @@ from assistant.errors import AssistantError, ConfigError
 from assistant.fronts.guard import BodyPolicy, Credentials, Guard
 from assistant.fronts.limits import ConcurrencyLimit
 from assistant.fronts.observe import RequestObserver
+from assistant.fronts.origin import OriginCheck, allowed_hosts
 from assistant.text import neutralise_markers
 from assistant.types import Answer
 
@@ -450,8 +451,10 @@ def create_app(assistant: Assistant, ui: bool = True, watch: bool = False) -> Fa
 
 def _add_middleware(app: FastAPI, assistant: Assistant, known: frozenset[str]) -> None:
     """The layers every request passes, outermost last: request ids and metrics (so they see
-    every refusal), then the guard (credentials, and the body read within its limits), and
-    only then the work slots: a client that stalls or has no credentials holds no slot."""
+    every refusal), then the origin check (Host, Origin, no CORS: before credentials, so a
+    rebound or cross-site page is refused whatever it sends), the guard (credentials, and the
+    body read within its limits), and only then the work slots: a client that stalls or has
+    no credentials holds no slot."""
     settings = assistant.settings
     server = settings.server
     upload_limit = int(settings.index.max_file_mb * 1024 * 1024 * assistant.max_upload_files)
@@ -475,6 +478,7 @@ def _add_middleware(app: FastAPI, assistant: Assistant, known: frozenset[str]) -
             timeout=server.body_timeout_seconds,
         ),
     )
+    app.add_middleware(OriginCheck, hosts=allowed_hosts(server.host, server.allowed_hosts))
     app.add_middleware(RequestObserver, assistant=assistant, paths=known)
 
 

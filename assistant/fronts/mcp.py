@@ -28,12 +28,14 @@ from pydantic import BaseModel, Field
 
 from assistant.app import Assistant
 from assistant.errors import AssistantError, ConfigError, NotFound
+from assistant.fronts.origin import allowed_hosts, host_patterns
 from assistant.types import Answer, Citation, Hit
 
 try:
     import anyio
     from mcp.server import MCPServer
     from mcp.server.mcpserver.exceptions import ResourceNotFoundError, ToolError
+    from mcp.server.transport_security import TransportSecuritySettings
     from mcp.types import Resource, ToolAnnotations
 except ImportError as exc:  # pragma: no cover - exercised by the install hint test
     raise ConfigError(
@@ -280,11 +282,17 @@ def http_app(assistant: Assistant) -> tuple[Any, Callable[[], AbstractAsyncConte
     Stateless, with plain JSON responses: every call stands alone (the tools keep no
     conversation), so any worker can answer it and proxies need no SSE support."""
     server = build_server(assistant)
+    settings = assistant.settings.server
+    # The SDK's own DNS-rebinding check, with the host names the whole server answers for
+    # (origin.py), not only the loopback ones it assumes: one list, for /mcp as for every route.
+    hosts = host_patterns(allowed_hosts(settings.host, settings.allowed_hosts))
+    origins = [f"{scheme}://{h}" for h in hosts for scheme in ("http", "https")]
+    security = TransportSecuritySettings(allowed_hosts=hosts, allowed_origins=origins)
     app = server.streamable_http_app(
         streamable_http_path=HTTP_PATH,
         stateless_http=True,
         json_response=True,
-        host=assistant.settings.server.host,  # DNS-rebinding protection on loopback
+        transport_security=security,
     )
     return app, server.session_manager.run
 

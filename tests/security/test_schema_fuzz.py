@@ -35,7 +35,7 @@ def operations(sample_assistant: Assistant) -> dict[str, Any]:
 def call(app: Any, case: Any) -> Any:
     """``case`` sent to ``app`` in process, without running its lifespan for every call (MCP's
     session manager may only start once) and with lone surrogates kept as JSON escapes."""
-    kw = case.as_transport_kwargs(base_url="http://test", headers=BEARER)
+    kw = case.as_transport_kwargs(base_url="http://localhost", headers=BEARER)
     if "json" in kw:
         content = json.dumps(kw["json"]).encode()
     else:
@@ -44,7 +44,7 @@ def call(app: Any, case: Any) -> Any:
     return asgi_request(
         app,
         kw["method"],
-        kw["url"].removeprefix("http://test"),
+        kw["url"].removeprefix("http://localhost"),
         content=content,
         params=kw.get("params") or None,
         headers=kw["headers"],

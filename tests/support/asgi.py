@@ -16,7 +16,7 @@ from typing import Any
 import httpx
 from anyio.from_thread import BlockingPortal, start_blocking_portal
 
-BASE_URL = "http://assistant.test"
+BASE_URL = "http://localhost"
 
 
 class PortalTransport(httpx.BaseTransport):

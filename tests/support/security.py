@@ -31,7 +31,7 @@ def asgi_request(app: Any, method: str, path: str, **kw: Any) -> httpx.Response:
 
     async def go() -> httpx.Response:
         transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
-        async with httpx.AsyncClient(transport=transport, base_url="http://test") as c:
+        async with httpx.AsyncClient(transport=transport, base_url="http://localhost") as c:
             return await c.request(method, path, **kw)
 
     return asyncio.run(go())
@@ -73,9 +73,9 @@ async def _raw_call(
         "raw_path": path.encode(),
         "query_string": b"",
         "root_path": "",
-        "headers": [(b"host", b"test"), *headers],
+        "headers": [(b"host", b"localhost"), *headers],
         "client": ("127.0.0.1", 40000),
-        "server": ("test", 80),
+        "server": ("localhost", 80),
         "state": {},
     }
     task = asyncio.create_task(app(scope, receive, send))

@@ -53,6 +53,9 @@ def test_cors_is_off(tmp_path: Path) -> None:
         )
         assert "access-control-allow-origin" not in preflight.headers
         r = client.post("/api/ask", json={"question": NATO_QUESTION}, headers=origin)
+        assert r.status_code == 403  # another origin's page may not post (CSRF)
+        assert not any(h.startswith("access-control-") for h in r.headers)
+        r = client.post("/api/ask", json={"question": NATO_QUESTION})
         assert r.status_code == 200
         assert not any(h.startswith("access-control-") for h in r.headers)
 
