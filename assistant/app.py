@@ -372,7 +372,8 @@ class Assistant(LiveNews):
             notices.append(fixed.notice)
         shown = top_k or s.retrieval.top_k
         # The reader reads deeper than the passages shown: an answer below them is found.
-        depth = max(shown, s.answer.read_chunks) if self.llm is None else shown
+        # In LLM mode too, for the offline answer that stands in when the model's fails.
+        depth = max(shown, s.answer.read_chunks)
         hits = self.retriever.retrieve(cond.standalone, top_k=depth, filters=filters, as_of=as_of)
         t1 = time.perf_counter()
         texts = self.store.doc_texts([h.chunk.doc_id for h in hits])
@@ -382,9 +383,14 @@ class Assistant(LiveNews):
         if len(citable) < len(hits):
             hits = [replace(h, rank=n) for n, h in enumerate(citable, start=1)]
         draft: Draft | None = None
+        day = parse_iso(as_of) if as_of else self.retriever.newest_date()
+
+        def offline() -> Draft:
+            return self.answerer.draft(cond.focus, hits, texts, context=cond.context, as_of=day)
+
         if self.llm is not None:
             try:
-                for piece in self.llm.answer(cond.standalone, hits, texts, stream):
+                for piece in self.llm.answer(cond.standalone, hits[:shown], texts, stream):
                     if isinstance(piece, str):
                         yield piece
                     else:
@@ -394,9 +400,10 @@ class Assistant(LiveNews):
                     raise
                 self.metrics.observe_fallback("answer")
                 notices.append(f"{exc}; showing quoted passages instead (llm_fallback)")
+            if draft is not None and (not draft.answered or draft.lost_opening):
+                draft = self._never_worse(draft, offline(), notices)
         if draft is None:
-            day = parse_iso(as_of) if as_of else self.retriever.newest_date()
-            draft = self.answerer.draft(cond.focus, hits, texts, context=cond.context, as_of=day)
+            draft = offline()
             if notices:
                 yield f"\n\n({notices[-1]})\n\n"
             for paragraph in draft.answer.split("\n\n"):
@@ -427,6 +434,23 @@ class Assistant(LiveNews):
                     "cannot write its sessions folder"
                 ) from exc
         yield answer
+
+    def _never_worse(self, llm: Draft, quoted: Draft, notices: list[str]) -> Draft:
+        """The model refused, or its opening sentence failed verification: the offline
+        answer when it has one (a model must never do worse than no model), and when both
+        refuse, the offline refusal, which says what the documents do and do not mention."""
+        if llm.answered and not quoted.answered:
+            return llm
+        self.metrics.observe_fallback("verification")
+        why = (
+            "the model's opening sentence is not supported by the passages"
+            if llm.answered
+            else "the model found no answer it could support"
+        )
+        notices.append(f"{why}; showing the quoted passages instead" if quoted.answered else why)
+        return replace(
+            quoted, notices=[*llm.notices, *quoted.notices], verification=llm.verification
+        )
 
     def _condense(self, history: list[Turn], question: str, notices: list[str]) -> Condensed:
         """The question made standalone: by the LLM when there is one and a conversation,

@@ -100,7 +100,9 @@ class Metrics:
         )
         self.llm_fallbacks = Counter(
             "assistant_llm_fallbacks",
-            "Times the LLM failed and the offline path stood in (stage=answer or condense).",
+            "Times the offline path stood in for the LLM: it failed (stage=answer or "
+            "condense), or its answer refused or lost its opening to verification "
+            "(stage=verification).",
             ["stage"],
             registry=r,
         )

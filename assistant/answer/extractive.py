@@ -77,6 +77,9 @@ class Draft:
     citations: list[Citation]
     notices: list[str] = field(default_factory=list)
     verification: dict[str, int] | None = None  # set when an LLM wrote the answer
+    # an LLM answer whose opening sentence did not survive verification: what is left is
+    # what came after the answer, so the offline answer may serve better
+    lost_opening: bool = False
 
 
 def chunk_span(chunk: Chunk, doc: str) -> tuple[int, int] | None:

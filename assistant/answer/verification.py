@@ -59,6 +59,23 @@ _MARKER = re.compile(_ONE_MARKER, re.I)
 _LEADING_MARKERS = re.compile(rf"^(?:\s*{_ONE_MARKER})+", re.I)
 _GLUED = re.compile(r"([.!?])(\[)")  # "sentence.[1] Next" -> "sentence. [1] Next"
 _BULLET = re.compile(r"^\s*(?:[-*•]|\d+[.)])\s+")
+# "**Answer:**", "Answer:", "Short answer -": a label, not a claim
+_LABEL = re.compile(
+    r"^[ \t]*(?:[#>]+[ \t]*)?[*_]{0,2}(?:final |short |the )?(?:answer|response|summary)"
+    r"[*_]{0,2}[ \t]*[:\-–][*_]{0,2}[ \t]*",
+    re.I | re.M,
+)
+_EMPHASIS = re.compile(r"(\*\*|__)(.+?)\1")
+# Refusals in the words models use instead of the exact sentence they were given.
+_REFUSAL = re.compile(
+    r"^(?:(?:i'?m sorry|unfortunately|sorry)[, ]+)?(?:(?:the |these |this )?(?:provided |given )?"
+    r"(?:documents?|evidence|passages?|sources?|context|texts?)\s+(?:do|does|did)\s*(?:n't|not)"
+    r"\s+(?:contain|say|answer|mention|provide|include|state|specify|address)"
+    r"|i (?:cannot|can't|could not|couldn't|am unable to) (?:find|answer|determine))",
+    re.I,
+)
+# A claim and its support must agree on whether something did not happen.
+_NEGATION = re.compile(r"\b(?:not|no|never|none|nor|neither|without)\b|n't\b", re.I)
 _NUMBER = re.compile(r"\d[\d,.]*\d|\d")
 
 
@@ -114,6 +131,43 @@ class _Plan:
 class _Kept:
     claim: Claim
     numbers: list[int] = field(default_factory=list)  # renumbered citations; [] = unverified
+    lead: bool = False  # a lead-in ("NATO pledged:") kept for the list below it
+
+
+def _is_lead(claim: Claim) -> bool:
+    return claim.text.rstrip().endswith(":")
+
+
+def _with_leads(checks: list[tuple[Claim, list[int]]]) -> list[tuple[Claim, list[int]]]:
+    out: list[tuple[Claim, list[int]]] = []
+    lead = ""
+    for claim, valid in checks:
+        if _is_lead(claim):
+            lead = claim.text.rstrip().rstrip(":").strip()
+            out.append((claim, valid))
+            continue
+        item = _BULLET.match(claim.text)
+        if item and lead and claim.sep != " ":
+            text = f"{lead} {claim.text[item.end() :].strip()}"
+            out.append((Claim(text, claim.cited, claim.sep), valid))
+            continue
+        lead = ""
+        out.append((claim, valid))
+    return out
+
+
+def _leads_in(
+    claim: Claim,
+    rest: list[tuple[Claim, list[int]]],
+    supports: list[list[tuple[int, Support]]],
+) -> bool:
+    """A line ending in a colon right above list items: it says nothing on its own, so it
+    is kept when an item under it is (and not checked as a claim)."""
+    return _is_lead(claim) and bool(rest) and rest[0][0].sep != " "
+
+
+def _followed(kept: list[_Kept], i: int) -> bool:
+    return i + 1 < len(kept) and not kept[i + 1].lead and bool(kept[i + 1].numbers)
 
 
 def split_claims(answer: str) -> list[Claim]:
@@ -173,7 +227,26 @@ def _normal(text: str) -> str:
 
 def is_refusal(sentence: str, refusals: list[str]) -> bool:
     s = _normal(sentence)
-    return any(r and s.startswith(r) for r in map(_normal, refusals))
+    if any(r and s.startswith(r) for r in map(_normal, refusals)):
+        return True
+    return bool(_REFUSAL.match(_MARKER.sub("", sentence).strip().strip("*_ ")))
+
+
+def strip_labels(answer: str) -> str:
+    """The answer without markdown labels ("**Answer:**") and bold or italic marks."""
+    return _EMPHASIS.sub(r"\2", _LABEL.sub("", answer))
+
+
+def _negations(text: str) -> int:
+    return len(_NEGATION.findall(text))
+
+
+def _closest_sentence(claim: str, span: str) -> str:
+    """The sentence of ``span`` that shares the most words with ``claim`` (a span may hold
+    up to three sentences; the one the claim restates is the one whose polarity counts)."""
+    mine = set(words(claim.lower()))
+    pieces = [span[a:b] for a, b in _sentence_spans(span)] or [span]
+    return max(pieces, key=lambda p: len(mine & set(words(p.lower()))))
 
 
 def _numbers(text: str) -> set[str]:
@@ -201,11 +274,11 @@ class Verifier:
         doc_texts: dict[str, str],
         refusals: list[str],
     ) -> Draft:
-        answer = strip_thinking(answer).strip()
+        answer = strip_labels(strip_thinking(answer)).strip()
         claims = split_claims(answer)
         by_id = {e.n: e for e in evidence}
         refused = False
-        counts = {"verified": 0, "marked": 0, "dropped": 0, "markers_removed": 0}
+        counts = {"verified": 0, "marked": 0, "dropped": 0, "markers_removed": 0, "recited": 0}
         checks: list[tuple[Claim, list[int]]] = []
         for claim in claims:
             if is_refusal(claim.text, refusals):
@@ -214,14 +287,22 @@ class Verifier:
             valid = [n for n in claim.cited if n in by_id]
             counts["markers_removed"] += len(claim.cited) - len(valid)
             checks.append((claim, valid))
-        supports = self._supports(checks, by_id, doc_texts)
+        # A list item is checked as its lead-in says it: "NATO is delivering: - fuel" claims
+        # "NATO is delivering fuel"; the item alone is a fragment that anything could match.
+        asserted = _with_leads(checks)
+        supports = self._supports(asserted, by_id, doc_texts)
+        counts["recited"] = self._recite(asserted, supports, by_id, doc_texts)
 
         kept: list[_Kept] = []
         seps: list[str] = []  # separators of sentences dropped since the last kept one
         keys: dict[tuple[str, int, int], int] = {}
         citations: list[Citation] = []
-        for (claim, valid), found in zip(checks, supports, strict=True):
-            counts["markers_removed"] += len(valid) - len(found)
+        for i, ((claim, valid), found) in enumerate(zip(checks, supports, strict=True)):
+            counts["markers_removed"] += len(set(valid) - {n for n, _ in found})
+            if not found and _leads_in(claim, checks[i + 1 :], supports[i + 1 :]):
+                kept.append(_Kept(Claim(claim.text, [], _strongest([*seps, claim.sep])), lead=True))
+                seps = []
+                continue
             if not found and self.settings.llm.unsupported == "drop":
                 counts["dropped"] += 1
                 seps.append(claim.sep)
@@ -239,6 +320,7 @@ class Verifier:
             counts["verified" if found else "marked"] += 1
             kept.append(item)
 
+        kept = [k for i, k in enumerate(kept) if not k.lead or _followed(kept, i)]
         notices = _notices(counts)
         if counts["verified"] == 0:
             if not claims:
@@ -246,7 +328,34 @@ class Verifier:
             elif not refused:
                 notices.insert(0, "no sentence of the model's answer is supported by its citations")
             return Draft(False, NO_ANSWER, [], notices, counts)
-        return Draft(True, _compose(kept), citations, notices, counts)
+        first = next((i for i, (c, _) in enumerate(checks) if not _is_lead(c)), None)
+        lost = first is not None and not supports[first]
+        return Draft(True, _compose(kept), citations, notices, counts, lost_opening=lost)
+
+    def _recite(
+        self,
+        checks: list[tuple[Claim, list[int]]],
+        supports: list[list[tuple[int, Support]]],
+        by_id: dict[int, Evidence],
+        doc_texts: dict[str, str],
+    ) -> int:
+        """Give a sentence its markers do not support (or that has none) the marker of the
+        passage that does: models cite the passage beside the right one, or forget to. Each
+        passage is tried alone, by the same tests; a sentence none supports stays unsupported.
+        Returns how many sentences were re-cited."""
+        todo = [i for i, found in enumerate(supports) if not found and not _is_lead(checks[i][0])]
+        if not todo or not by_id:
+            return 0
+        ids = sorted(by_id)
+        trials = [(checks[i][0], [n]) for i in todo for n in ids]
+        results = self._supports(trials, by_id, doc_texts)
+        recited = 0
+        for j, i in enumerate(todo):
+            options = [f[0] for f in results[j * len(ids) : (j + 1) * len(ids)] if f]
+            if options:
+                supports[i] = [max(options, key=lambda o: o[1].score)]
+                recited += 1
+        return recited
 
     # --- support --------------------------------------------------------------------------
     def _supports(
@@ -295,7 +404,7 @@ class Verifier:
             q = claim_vecs.get(i)
             found = []
             for o in plan.options:
-                best = self._best(o, vectors, q) if o.alone else None
+                best = self._best(o, vectors, q, checks[i][0].text, spans) if o.alone else None
                 if best is not None and best.score >= self.settings.llm.verify_threshold:
                     found.append((o.n, best))
             if len(plan.options) > 1 and len(found) < len(plan.options):
@@ -310,13 +419,22 @@ class Verifier:
         option: _Option,
         vectors: dict[tuple[str, int, int], np.ndarray],
         q: np.ndarray | None,
+        claim: str = "",
+        texts: dict[tuple[str, int, int], str] | None = None,
     ) -> Support | None:
-        """The span of one passage that best supports the claim on its own."""
+        """The span of one passage that best supports the claim on its own. A span that
+        negates what the claim states (or states what the claim negates) never supports it:
+        the words agree, the meaning does not."""
         best: Support | None = None
+        negated = _negations(claim) > 0
         for a, b, lex in option.cands:
             if lex < MIN_LEXICAL:
                 continue
-            sem = _similarity(vectors.get((option.doc_id, a, b)), q, lex)
+            span = vectors.get((option.doc_id, a, b))
+            text = (texts or {}).get((option.doc_id, a, b), "")
+            if claim and text and negated != (_negations(_closest_sentence(claim, text)) > 0):
+                continue
+            sem = _similarity(span, q, lex)
             if sem < MIN_SEMANTIC:
                 continue
             score = (lex + sem) / 2
@@ -463,6 +581,9 @@ def _compose(kept: list[_Kept]) -> str:
     for i, k in enumerate(kept):
         if i:
             out.append(k.claim.sep or " ")
+        if k.lead:
+            out.append(k.claim.text)
+            continue
         marks = "".join(f"[{n}]" for n in k.numbers) if k.numbers else UNVERIFIED
         out.append(f"{k.claim.text} {marks}")
     return "".join(out)
@@ -479,6 +600,11 @@ def _notices(counts: dict[str, int]) -> list[str]:
         out.append(
             f"{counts['marked']} sentence(s) marked {UNVERIFIED}: "
             "the passages they cite do not support them"
+        )
+    if counts.get("recited"):
+        out.append(
+            f"{counts['recited']} sentence(s) re-cited to the passage that supports them: "
+            "their own markers named the wrong passage or none"
         )
     if counts["markers_removed"]:
         out.append(

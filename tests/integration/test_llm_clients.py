@@ -81,7 +81,13 @@ def test_the_openai_chat_client_sends_rules_and_evidence(
     assert blocks(seen.prompt), "evidence was sent between the delimiters"
     # What came back went through verification, with the real embedder's judgement.
     assert_contract(a, d)
-    assert d["verification"] == {"verified": 2, "marked": 0, "dropped": 0, "markers_removed": 0}
+    assert d["verification"] == {
+        "verified": 2,
+        "marked": 0,
+        "dropped": 0,
+        "markers_removed": 0,
+        "recited": 0,
+    }
     assert {c["source"] for c in d["citations"]} == {DOC_2023, DOC_2022}
     assert [PLEDGE_2023 in c["quote"] for c in d["citations"]] == [True, False]
     assert PLEDGE_2022 in d["citations"][1]["quote"]
@@ -154,7 +160,13 @@ def test_ollama_backend(sample_assistant: Assistant, fake: FakeLLM, stream: bool
     items = list(a.stream(NATO_QUESTION)) if stream else [a.ask(NATO_QUESTION)]
     final = items[-1]
     assert isinstance(final, Answer)
-    assert final.verification == {"verified": 2, "marked": 0, "dropped": 0, "markers_removed": 0}
+    assert final.verification == {
+        "verified": 2,
+        "marked": 0,
+        "dropped": 0,
+        "markers_removed": 0,
+        "recited": 0,
+    }
     (seen,) = fake.requests
     assert seen.path == "/api/chat" and seen.body["model"] == "llama3.1"
     assert seen.body["options"]["num_ctx"] == a.settings.llm.context_tokens

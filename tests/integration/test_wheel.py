@@ -151,7 +151,13 @@ def test_ingest_ask_and_llm_mode_from_outside_the_repository(
         requests = list(fake.requests)
     d = json.loads(r.stdout)
     assert d["answered"] is True
-    assert d["verification"] == {"verified": 2, "marked": 0, "dropped": 0, "markers_removed": 0}
+    assert d["verification"] == {
+        "verified": 2,
+        "marked": 0,
+        "dropped": 0,
+        "markers_removed": 0,
+        "recited": 0,
+    }
     quotes = " ".join(c["quote"] for c in d["citations"])
     assert PLEDGE_2023 in quotes and PLEDGE_2022 in quotes
     (seen,) = requests

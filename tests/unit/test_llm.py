@@ -33,6 +33,7 @@ from tests.support.llm_scripts import (
     PLEDGE_2022,
     PLEDGE_2023,
     REFUSAL,
+    WELL_CITED,
     blocks,
     cite,
     gullible,
@@ -88,7 +89,13 @@ def test_well_cited_answer_passes(llm: Callable[..., Assistant], script: Script)
     d = a.ask(NATO_QUESTION).to_dict()
     assert_contract(a, d)
     assert d["answered"] is True
-    assert d["verification"] == {"verified": 2, "marked": 0, "dropped": 0, "markers_removed": 0}
+    assert d["verification"] == {
+        "verified": 2,
+        "marked": 0,
+        "dropped": 0,
+        "markers_removed": 0,
+        "recited": 0,
+    }
     assert [c["n"] for c in d["citations"]] == [1, 2]
     by_n = {c["n"]: c for c in d["citations"]}
     assert by_n[1]["source"] == DOC_2023 and PLEDGE_2023 in by_n[1]["quote"]
@@ -100,11 +107,13 @@ def test_well_cited_answer_passes(llm: Callable[..., Assistant], script: Script)
     assert not seen.stream and seen.body["model"] == "fake-model"
     assert [m["role"] for m in seen.messages] == ["system", "user"]
     assert REFUSAL in seen.messages[0]["content"]
+    # Stated once, in the rules: small models echo a user turn's last instruction verbatim.
+    assert REFUSAL not in seen.messages[1]["content"]
     assert NATO_QUESTION in seen.messages[1]["content"]
     assert blocks(seen.prompt), "evidence was sent between the delimiters"
 
 
-def test_sentence_citing_the_wrong_source_is_caught(
+def test_sentence_citing_the_wrong_source_is_re_cited_to_the_right_one(
     llm: Callable[..., Assistant], script: Script
 ) -> None:
     def wrong(seen: Seen) -> str:
@@ -119,13 +128,18 @@ def test_sentence_citing_the_wrong_source_is_caught(
     a = llm()
     d = a.ask(NATO_QUESTION).to_dict()
     assert_contract(a, d)
-    assert d["verification"] == {"verified": 2, "marked": 0, "dropped": 1, "markers_removed": 2}
-    assert "as long as it takes" not in d["answer"]  # cited only the 2023 article: dropped
+    assert d["verification"] == {
+        "verified": 3, "marked": 0, "dropped": 0, "markers_removed": 2, "recited": 1
+    }  # fmt: skip
+    # cited only the 2023 article, said by the 2022 one: kept, with the 2022 article's marker
+    pledge = next(c for c in d["citations"] if "as long as it takes" in c["quote"])
+    assert pledge["source"] == DOC_2022
+    assert f"as long as it takes. [{pledge['n']}]" in d["answer"]
     # the fuel sentence keeps the one citation that supports it, to the 2022 article
     fuel = next(c for c in d["citations"] if "fuel" in c["quote"])
     assert fuel["source"] == DOC_2022
     assert "fuel and winter equipment" in d["answer"]
-    assert any("left out" in n for n in d["notices"])
+    assert any("re-cited" in n for n in d["notices"])
 
 
 @pytest.mark.parametrize("mode", ["drop", "mark"])
@@ -171,7 +185,9 @@ def test_marker_to_a_source_the_model_was_not_given_is_removed(
     a = llm()
     d = a.ask(NATO_QUESTION).to_dict()
     assert_contract(a, d)
-    assert d["verification"] == {"verified": 1, "marked": 0, "dropped": 1, "markers_removed": 2}
+    assert d["verification"] == {
+        "verified": 1, "marked": 0, "dropped": 1, "markers_removed": 2, "recited": 0
+    }  # fmt: skip
     assert d["answer"].endswith("drone jammers. [1]")
     assert "drone jammers" in d["citations"][0]["quote"]
 
@@ -188,16 +204,130 @@ def test_the_models_refusal_means_not_answered(
     assert d["verification"]["verified"] == 0
 
 
-def test_an_answer_with_no_verifiable_sentence_is_not_answered(
-    llm: Callable[..., Assistant], script: Script
+def test_an_answer_with_no_verifiable_sentence_gives_the_offline_answer(
+    llm: Callable[..., Assistant], script: Script, sample_assistant: Assistant
 ) -> None:
     script.responder = lambda seen: (
         "NATO is an alliance of many countries. It was founded long ago."
     )
     d = llm().ask(NATO_QUESTION).to_dict()
-    assert d["answered"] is False and d["citations"] == []
+    offline = sample_assistant.ask(NATO_QUESTION)
+    assert d["answered"] is True and d["answer"] == offline.answer
+    assert [c["quote"] for c in d["citations"]] == [c.quote for c in offline.citations]
     assert d["verification"]["dropped"] == 2
     assert any("no sentence" in n for n in d["notices"])
+    assert any("showing the quoted passages instead" in n for n in d["notices"])
+
+
+# --- never worse than offline, and models' habits (issue 23) ------------------------------
+ANSWERABLE = [
+    NATO_QUESTION,
+    "What did Stoltenberg say about Ukraine's membership?",
+    "What equipment has NATO been delivering to Ukraine?",
+]
+
+
+@pytest.mark.parametrize(
+    "refusal",
+    [
+        REFUSAL,
+        "The document does not contain an answer to this question.",
+        "**Answer:** The provided evidence does not say.",
+        "I'm sorry, I cannot find that in the passages.",
+    ],
+)
+def test_a_model_that_always_refuses_gives_the_offline_answer(
+    llm: Callable[..., Assistant], script: Script, sample_assistant: Assistant, refusal: str
+) -> None:
+    script.responder = lambda seen: refusal
+    a = llm()
+    for question in ANSWERABLE:
+        offline = sample_assistant.ask(question)
+        d = a.ask(question).to_dict()
+        assert d["answered"] == offline.answered and d["answer"] == offline.answer, question
+        if offline.answered:
+            assert any("the model found no answer" in n for n in d["notices"])
+
+
+def test_when_both_refuse_the_refusal_says_what_was_found(
+    llm: Callable[..., Assistant], script: Script, sample_assistant: Assistant
+) -> None:
+    script.responder = lambda seen: "The document does not contain this information."
+    question = "What did NATO decide about Taiwan's defence budget?"
+    d = llm().ask(question).to_dict()
+    offline = sample_assistant.ask(question)
+    assert d["answered"] is False and not offline.answered
+    assert d["answer"] == offline.answer and d["answer"] != NO_ANSWER
+
+
+def test_labels_and_emphasis_are_removed_and_a_missing_marker_is_re_cited(
+    llm: Callable[..., Assistant], script: Script
+) -> None:
+    def habits(seen: Seen) -> str:
+        return (
+            "**Answer:** Stoltenberg said NATO will **reaffirm** its long-term support to "
+            f"Ukraine [{cite(seen, PLEDGE_2023)}]. He said NATO will continue to stand with "
+            "Ukraine for as long as it takes."
+        )
+
+    script.responder = habits
+    d = llm().ask(NATO_QUESTION).to_dict()
+    assert "Answer:" not in d["answer"] and "**" not in d["answer"]
+    assert d["verification"]["verified"] == 2 and d["verification"]["recited"] == 1
+    assert {c["source"] for c in d["citations"]} == {DOC_2023, DOC_2022}
+    assert re.search(r"as long as it takes\. \[\d\]$", d["answer"])
+
+
+def test_a_list_keeps_its_lead_in_and_each_item_is_verified(
+    llm: Callable[..., Assistant], script: Script
+) -> None:
+    def bullets(seen: Seen) -> str:
+        k = cite(seen, "drone jammers")
+        return (
+            "NATO has been delivering the following to Ukraine:\n"
+            f"- fuel and medical supplies [{k}]\n"
+            f"- winter equipment and drone jammers [{k}]\n"
+            f"- fighter jets and tanks [{k}]"
+        )
+
+    script.responder = bullets
+    d = llm().ask("What equipment has NATO been delivering to Ukraine?").to_dict()
+    lines = d["answer"].splitlines()
+    assert lines[0] == "NATO has been delivering the following to Ukraine:"
+    assert [ln.split(" [")[0] for ln in lines[1:]] == [
+        "- fuel and medical supplies",
+        "- winter equipment and drone jammers",
+    ]
+    assert d["verification"]["verified"] == 2 and d["verification"]["dropped"] == 1
+
+
+def test_a_negated_sentence_does_not_pass_on_shared_words(
+    llm: Callable[..., Assistant], script: Script
+) -> None:
+    def negated(seen: Seen) -> str:
+        return WELL_CITED.format(a=cite(seen, PLEDGE_2023), b=cite(seen, PLEDGE_2022)).replace(
+            "He said NATO will continue", "He said NATO will not continue"
+        )
+
+    script.responder = negated
+    d = llm().ask(NATO_QUESTION).to_dict()
+    assert "will not continue" not in d["answer"]
+    assert d["verification"]["verified"] == 1 and d["verification"]["dropped"] == 1
+
+
+def test_a_lost_opening_sentence_gives_the_offline_answer(
+    llm: Callable[..., Assistant], script: Script, sample_assistant: Assistant
+) -> None:
+    def opening_unsupported(seen: Seen) -> str:
+        return (
+            f"NATO pledged fighter jets to Kyiv by the spring [{cite(seen, PLEDGE_2023)}]. "
+            f"He said NATO will continue to stand with Ukraine [{cite(seen, PLEDGE_2022)}]."
+        )
+
+    script.responder = opening_unsupported
+    d = llm().ask(NATO_QUESTION).to_dict()
+    assert d["answer"] == sample_assistant.ask(NATO_QUESTION).answer
+    assert any("opening sentence is not supported" in n for n in d["notices"])
 
 
 def test_follow_up_is_condensed_by_the_model(llm: Callable[..., Assistant], script: Script) -> None:
