@@ -324,6 +324,7 @@ def serve(
     """Start the web UI, the JSON API and the OpenAI-compatible API in one server."""
     import uvicorn
 
+    from assistant.fronts.connections import uvicorn_options
     from assistant.fronts.http import SHUTDOWN_GRACE_SECONDS, create_app
     from assistant.logs import uvicorn_log_config
     from assistant.settings import is_loopback
@@ -380,6 +381,7 @@ def serve(
         log_config=uvicorn_log_config(s.server.log_format),
         # Open streams (a browser tab's heartbeat) must not keep a stopping server alive.
         timeout_graceful_shutdown=SHUTDOWN_GRACE_SECONDS,
+        **uvicorn_options(s.server),
         # X-Forwarded-* only from the proxies named: anyone else could claim any address.
         proxy_headers=bool(proxies),
         forwarded_allow_ips=proxies or None,

@@ -262,8 +262,12 @@ class Guard:
         return "wrong", 0.0
 
     async def _refuse(self, scope: Scope, send: Send, outcome: str, wait: float) -> None:
+        # A body we will not read stays on the connection: kept open, the server would read
+        # all of it (however large) to reach the next request. Closing it costs nothing.
+        close = {"connection": "close"} if _has_body(scope) else {}
         if outcome == "throttled":
-            await _json(send, 429, _too_many(wait), {"retry-after": str(_seconds(wait))})
+            retry = {"retry-after": str(_seconds(wait))}
+            await _json(send, 429, _too_many(wait), {**retry, **close})
             return
         path = _route(scope)
         if (
@@ -282,7 +286,7 @@ class Guard:
             "(Authorization: Bearer <token>) or log in at /login"
         )
         error = {"message": message, "type": "authentication_error", "code": "unauthorized"}
-        await _json(send, 401, {"error": error}, {"www-authenticate": "Bearer"})
+        await _json(send, 401, {"error": error}, {"www-authenticate": "Bearer", **close})
 
     # --- the login page ------------------------------------------------------------------
     async def _login(self, scope: Scope, receive: Receive, send: Send) -> None:

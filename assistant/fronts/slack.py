@@ -435,6 +435,8 @@ def run_http(assistant: Assistant, settings: Settings, host: str, port: int) -> 
     from starlette.applications import Starlette
     from starlette.routing import Route
 
+    from assistant.fronts.connections import uvicorn_options
+
     app, _bot, executor = build_app(assistant, settings, mode="http")
     log.info("connected to Slack as %s", verify_token(app.client))
     _ready(assistant)
@@ -442,7 +444,14 @@ def run_http(assistant: Assistant, settings: Settings, host: str, port: int) -> 
     server = Starlette(routes=[Route(EVENTS_PATH, _starlette(app), methods=["POST"])])
     log.info("serving the Events API at http://%s:%d%s", host, port, EVENTS_PATH)
     try:
-        uvicorn.run(server, host=host, port=port, log_config=None, log_level="info")
+        uvicorn.run(
+            server,
+            host=host,
+            port=port,
+            log_config=None,
+            log_level="info",
+            **uvicorn_options(settings.server),
+        )
     finally:
         drain(executor)
 

@@ -9,7 +9,9 @@ import ipaddress
 import json
 import logging
 import re
+import socket
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -20,7 +22,7 @@ from assistant.app import Assistant
 from assistant.fronts.http import create_app
 from tests.support.fake_slack import event_body, sign
 from tests.support.samples import make_settings
-from tests.support.security import asgi_request
+from tests.support.security import TOKEN, asgi_request
 
 SLACK_SECRET = "review-signing-secret-3e1f"
 
@@ -181,3 +183,64 @@ def test_escape_sequences_from_documents_never_reach_the_terminal(
         for words in READABLE:
             assert words in flat, (words, flat)
     assert "\x1b" not in answered + opened or styled
+
+
+# --- connections: headers within a time limit, and no body read after a refusal -------------------
+@pytest.fixture(scope="module")
+def locked_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    from tests.support.live_server import live_server
+
+    tmp = tmp_path_factory.mktemp("conn")
+    # No index is needed: nothing here gets as far as a question.
+    a = Assistant(make_settings(tmp, api_token=SecretStr(TOKEN), body_timeout_seconds=2))
+    with live_server(a, tmp, ui=False) as srv:
+        yield srv.url
+
+
+def connect(url: str) -> socket.socket:
+    host, port = url.removeprefix("http://").split(":")
+    return socket.create_connection((host, int(port)), timeout=1)
+
+
+def closed_within(s: socket.socket, seconds: float, drip: bytes = b"") -> bool:
+    """Whether the server closes ``s`` within ``seconds`` (reading what it sends meanwhile);
+    ``drip`` is sent every half second, as a slow client keeps a connection busy."""
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        try:
+            if drip:
+                s.sendall(drip)
+            s.settimeout(0.5)
+            if s.recv(65536) == b"":
+                return True
+        except TimeoutError:
+            continue
+        except OSError:  # reset, or a broken pipe on sending: closed all the same
+            return True
+    return False
+
+
+def test_headers_sent_byte_by_byte_are_given_up_on(locked_server: str) -> None:
+    s = connect(locked_server)
+    try:
+        s.sendall(b"GET /health HTTP/1.1\r\nHost: 127.0.0.1\r\n")
+        assert closed_within(s, 8, drip=b"X-Slow: 1\r\n"), "incomplete headers held forever"
+    finally:
+        s.close()
+
+
+def test_a_refused_request_closes_the_connection_instead_of_reading_the_body(
+    locked_server: str,
+) -> None:
+    s = connect(locked_server)
+    try:
+        head = b"POST /api/ask HTTP/1.1\r\nHost: 127.0.0.1\r\nTransfer-Encoding: chunked\r\n"
+        s.sendall(head + b"Content-Type: application/json\r\n\r\n10000\r\n" + b" " * 0x10000)
+        s.settimeout(5)
+        reply = s.recv(65536)
+        assert reply.startswith(b"HTTP/1.1 401"), reply
+        assert b"connection: close" in reply.lower()
+        chunk = b"10000\r\n" + b" " * 0x10000 + b"\r\n"
+        assert closed_within(s, 5, drip=chunk), "the body was read on after the 401"
+    finally:
+        s.close()

@@ -13,6 +13,7 @@ from pathlib import Path
 import uvicorn
 
 from assistant.app import Assistant
+from assistant.fronts.connections import uvicorn_options
 from assistant.fronts.http import create_app
 
 
@@ -34,6 +35,7 @@ def live_server(assistant: Assistant, tmp: Path, ui: bool = True) -> Iterator[Li
         log_level="warning",
         lifespan="on",
         timeout_graceful_shutdown=1,
+        **uvicorn_options(assistant.settings.server),  # as `assistant serve` runs it
     )
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
