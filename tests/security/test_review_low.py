@@ -235,12 +235,12 @@ def test_a_refused_request_closes_the_connection_instead_of_reading_the_body(
     s = connect(locked_server)
     try:
         head = b"POST /api/ask HTTP/1.1\r\nHost: 127.0.0.1\r\nTransfer-Encoding: chunked\r\n"
-        s.sendall(head + b"Content-Type: application/json\r\n\r\n10000\r\n" + b" " * 0x10000)
+        chunk = b"10000\r\n" + b" " * 0x10000 + b"\r\n"
+        s.sendall(head + b"Content-Type: application/json\r\n\r\n" + chunk)
         s.settimeout(5)
         reply = s.recv(65536)
         assert reply.startswith(b"HTTP/1.1 401"), reply
         assert b"connection: close" in reply.lower()
-        chunk = b"10000\r\n" + b" " * 0x10000 + b"\r\n"
         assert closed_within(s, 5, drip=chunk), "the body was read on after the 401"
     finally:
         s.close()
