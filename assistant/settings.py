@@ -53,6 +53,7 @@ _RENAMED = {
             "api_key",
             "chat",
             "timeout",
+            "first_token_timeout",
             "retries",
             "fallback",
             "context_tokens",

@@ -245,11 +245,19 @@ class LLMSettings(_Group):
     timeout: float = Field(
         60.0, gt=0, le=3600, description="Seconds to wait for the LLM server before giving up."
     )
+    first_token_timeout: float = Field(
+        20.0,
+        gt=0,
+        le=3600,
+        description="Streaming: seconds to wait for the model's first piece of text; past it "
+        "the answer falls back (llm_fallback) instead of waiting out llm_timeout.",
+    )
     retries: int = Field(
         1,
         ge=0,
         le=10,
-        description="Retries of a failed LLM request (connection error, timeout, HTTP 429/5xx).",
+        description="Retries of a failed LLM request (connection error, HTTP 429/5xx); a "
+        "request that timed out is not repeated.",
     )
     fallback: Literal["extractive", "error"] = Field(
         "extractive",

@@ -15,7 +15,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from datetime import date
-from functools import cached_property
+from functools import cached_property, partial
 from typing import Any
 
 import numpy as np
@@ -91,11 +91,49 @@ def describe_failure(exc: BaseException, timeout: float) -> tuple[str, bool]:
         elif status == 404:
             reason += " (wrong base URL or unknown model?)"
         return reason, status in (408, 409, 425, 429) or status >= 500
+    if isinstance(exc, FirstTokenTimeout):
+        return str(exc), False
     name = type(exc).__name__
     if "Timeout" in name or isinstance(exc, TimeoutError):
-        return f"no answer within {timeout:g} s (llm_timeout)", True
+        # Asking again would only double the wait before the fallback answer.
+        return f"no answer within {timeout:g} s (llm_timeout)", False
     detail = str(exc).splitlines()[0][:200] if str(exc) else name
     return f"cannot reach the server ({detail})", True
+
+
+class FirstTokenTimeout(TimeoutError):
+    """The model streamed nothing within ``llm_first_token_timeout``."""
+
+
+def _first_within(start: Callable[[], Iterator[Any]], seconds: float) -> Iterator[Any]:
+    """The pieces of the stream ``start()`` opens, raising FirstTokenTimeout when the first
+    takes longer than ``seconds``: a model that is loading or queued would otherwise hold the
+    answer for the whole ``llm_timeout``. The request left behind ends on its client timeout."""
+    import queue
+
+    box: queue.Queue[tuple[bool, Any]] = queue.Queue(maxsize=1)
+    opened: list[Iterator[Any]] = []
+
+    def first() -> None:
+        try:
+            opened.append(start())
+            box.put((True, next(opened[0])))
+        except BaseException as exc:  # StopIteration included: handed over as it is
+            box.put((False, exc))
+
+    threading.Thread(target=first, name="llm-first-token", daemon=True).start()
+    try:
+        ok, value = box.get(timeout=seconds)
+    except queue.Empty:
+        raise FirstTokenTimeout(
+            f"no first token within {seconds:g} s (llm_first_token_timeout)"
+        ) from None
+    if not ok:
+        if isinstance(value, StopIteration):
+            return
+        raise value
+    yield value
+    yield from opened[0]
 
 
 def build_evidence(
@@ -294,7 +332,10 @@ class LLMAnswerer:
                 if self.settings.llm.backend == "openai" and not self.settings.llm.chat:
                     prompt = f"{system}\n\n{user}\n\n" if system else f"{user}\n\n"
                     if stream:
-                        for r in self.llm.stream_complete(prompt, formatted=True):
+                        for r in _first_within(
+                            partial(self.llm.stream_complete, prompt, formatted=True),
+                            self.settings.llm.first_token_timeout,
+                        ):
                             if r.delta:
                                 produced = True
                                 yield r.delta
@@ -305,7 +346,10 @@ class LLMAnswerer:
                     if system:
                         messages.insert(0, ChatMessage(role=MessageRole.SYSTEM, content=system))
                     if stream:
-                        for r in self.llm.stream_chat(messages):
+                        for r in _first_within(
+                            partial(self.llm.stream_chat, messages),
+                            self.settings.llm.first_token_timeout,
+                        ):
                             if r.delta:
                                 produced = True
                                 yield r.delta

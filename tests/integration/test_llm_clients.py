@@ -112,11 +112,12 @@ def test_completions_endpoint_gets_one_plain_prompt(
 def test_slow_server_times_out_and_falls_back(llm: Callable[..., Assistant], fake: FakeLLM) -> None:
     fake.delay = 2.0
     fake.responder = well_cited
-    a = llm(llm_timeout=0.3)
+    a = llm(llm_timeout=0.3, llm_retries=1)
     items = list(a.stream(NATO_QUESTION))
     final = items[-1]
     assert isinstance(final, Answer) and final.answered
     assert any("no answer within 0.3 s" in n for n in final.notices)
+    assert len(fake.requests) == 1  # timed out: not asked again, the fallback comes at once
     assert any("quoted passages" in p for p in items[:-1] if isinstance(p, str))
     assert final.verification is None
 

@@ -400,6 +400,24 @@ def test_server_error_falls_back_to_the_extractive_answer(
     assert any("HTTP 500" in n and "quoted passages" in n for n in d["notices"])
 
 
+def test_a_model_that_streams_nothing_falls_back_at_the_first_token_timeout(
+    llm: Callable[..., Assistant], script: Script, sample_assistant: Assistant
+) -> None:
+    import time
+
+    def stalled(seen: Seen) -> str:
+        time.sleep(3)
+        return well_cited(seen)
+
+    script.responder = stalled
+    a = llm(llm_first_token_timeout=0.3, llm_retries=1)
+    final = list(a.stream(NATO_QUESTION))[-1]
+    assert isinstance(final, Answer) and final.answered
+    assert final.answer == sample_assistant.ask(NATO_QUESTION).answer
+    assert any("no first token within 0.3 s" in n for n in final.notices)
+    assert len(script.requests) == 1  # a request that timed out is not sent again
+
+
 @pytest.mark.parametrize("stream", [False, True])
 def test_error_mode_reports_the_failure(
     llm: Callable[..., Assistant], script: Script, stream: bool
