@@ -96,16 +96,16 @@ def test_gradio_client_without_credentials_gets_nothing(server: LiveServer) -> N
 
 def test_the_token_opens_every_door(server: LiveServer, tmp_path: Path) -> None:
     # As a bearer header (scripts), and as the password of the login form (people).
-    for kw in ({"headers": BEARER}, {"auth": ("anyone", TOKEN)}):
+    for n, kw in enumerate(({"headers": BEARER}, {"auth": ("anyone", TOKEN)})):
         c = Client(server.url + "/", verbose=False, download_files=False, **kw)  # type: ignore[arg-type]
         try:
             chat, *_ = c.predict(NATO_QUESTION, api_name="/respond")
             assert len(chat) == 2
             assert len(c.predict(api_name="/documents")["data"]) >= 2
-            note = tmp_path / "note.md"
+            note = tmp_path / f"note{n}.md"  # a second upload of one name would be kept beside
             note.write_text("# Ferry timetable\n\nThe Oban ferry runs hourly from May.\n")
             status, _, _ = c.predict([handle_file(str(note))], api_name="/upload")
-            assert "note.md</strong>: 1 document indexed" in status
+            assert f"note{n}.md</strong>: 1 document indexed" in status
         finally:
             c.close()
     with httpx.Client(base_url=server.url, headers=BEARER, trust_env=False, timeout=60) as h:
