@@ -29,7 +29,7 @@ from assistant.settings import LOOPBACK_HOSTS
 # Addresses that mean "every interface": no client addresses the server by them.
 _ANY_ADDRESS = ("0.0.0.0", "::", "")
 _SAFE_METHODS = ("GET", "HEAD", "OPTIONS", "TRACE")
-_DEFAULT_PORTS = {"http": 80, "https": 443, "ws": 80, "wss": 443}
+_DEFAULT_PORTS = {"http": 80, "https": 443}
 
 
 def allowed_hosts(bound: str, extra: str | Iterable[str] = ()) -> frozenset[str]:
@@ -125,7 +125,10 @@ class OriginCheck:
             given, source = headers["referer"], "Referer"
         if given is None:
             return None
-        scheme = str(scope.get("scheme", "http"))
+        # A page's Origin is http(s) also for the websocket it opens.
+        scheme = {"ws": "http", "wss": "https"}.get(
+            str(scope.get("scheme")), str(scope.get("scheme", "http"))
+        )
         own = (scheme, *_split_host(host, scheme)) if host is not None else None
         if _origin_of(given) != own or own is None:
             message = (

@@ -311,3 +311,34 @@ def test_mcp_uses_the_same_host_names(open_assistant: Assistant, tmp_path: Path)
         assert proxied.status_code == 200, proxied.text
         rebound = c.post("/mcp", json=init, headers={**accept, "Host": "evil.example"})
         assert rebound.status_code == 421, rebound.text
+
+
+@pytest.mark.parametrize(
+    ("origin", "accepted"),
+    [("http://localhost:7860", True), ("http://localhost:9999", False), (None, True)],
+)
+def test_a_websocket_from_another_origin_is_closed(origin: str | None, accepted: bool) -> None:
+    import asyncio
+
+    from assistant.fronts.origin import OriginCheck, allowed_hosts
+
+    reached: list[str] = []
+
+    async def inner(scope: Any, receive: Any, send: Any) -> None:
+        reached.append(scope["path"])
+
+    sent: list[dict[str, Any]] = []
+
+    async def receive() -> dict[str, Any]:
+        return {"type": "websocket.connect"}
+
+    async def send(message: dict[str, Any]) -> None:
+        sent.append(message)
+
+    headers = [(b"host", b"localhost:7860")]
+    if origin is not None:
+        headers.append((b"origin", origin.encode()))
+    scope = {"type": "websocket", "scheme": "ws", "path": "/ws", "headers": headers}
+    asyncio.run(OriginCheck(inner, allowed_hosts("127.0.0.1"))(scope, receive, send))
+    assert reached == (["/ws"] if accepted else [])
+    assert sent == ([] if accepted else [{"type": "websocket.close", "code": 1008}])
