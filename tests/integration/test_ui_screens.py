@@ -106,7 +106,8 @@ def test_notes_are_a_muted_capitalised_caption(page: Any, tmp_path: Path) -> Non
 
 
 def test_the_conversation_label_never_covers_a_message(page: Any, tmp_path: Path) -> None:
-    for turn, q in enumerate([NATO_QUESTION, "And what did he say about Finland?", NATO_QUESTION]):
+    follow_up = "And what did he say about Sweden's membership?"  # one the reader answers
+    for turn, q in enumerate([NATO_QUESTION, follow_up, NATO_QUESTION]):
         ask(page, q)
         answered(page, turn)
     scroller = page.locator("#chatbot .bubble-wrap")
