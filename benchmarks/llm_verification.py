@@ -9,7 +9,12 @@ Verification alone is timed on the same scripted answers. Sentence-vector caches
 cleared before every run (a new question usually cites passages not seen before), so all
 columns are cold. Prints medians over --runs.
 
-    python benchmarks/llm_verification.py [--runs 7]
+Then what verification keeps: sentences of known truth about the sample corpus, each in the
+forms models write (the right marker, a wrong one, none), each verified alone against the
+evidence its question retrieves. A true sentence should be kept whatever its marker (it is
+re-cited); a false one (a negation, another figure, a detail no passage gives) never.
+
+    python benchmarks/llm_verification.py [--runs 7] [--quality-only]
 """
 
 from __future__ import annotations
@@ -40,6 +45,47 @@ QUESTIONS = [
     ("What did Stoltenberg say about China?", ["not an adversary"]),
     ("Where will the NATO foreign ministers meet?", ["Brussels over", "Bucharest"]),
 ]
+# (question, sentence, true?, a phrase of the passage that says it; "" for false ones)
+LABELLED = [
+    (QUESTIONS[0][0], "Stoltenberg said NATO will reaffirm its long-term support to Ukraine.",
+     True, "long-term support"),
+    (QUESTIONS[0][0], "NATO will continue to stand with Ukraine for as long as it takes, "
+     "Stoltenberg said.", True, "as long as it takes"),
+    (QUESTIONS[0][0], "Stoltenberg said NATO will not reduce its support for Ukraine.",
+     True, "not reduce"),
+    (QUESTIONS[0][0], "Stoltenberg said NATO would keep supporting Kyiv on its path to NATO "
+     "membership.", True, "path to NATO membership"),
+    (QUESTIONS[0][0], "Stoltenberg expects the foreign ministers to step up non-lethal support "
+     "at the Bucharest meeting.", True, "non-lethal support"),
+    (QUESTIONS[1][0], "NATO has been delivering fuel, medical supplies, winter equipment and "
+     "drone jammers to Ukraine.", True, "drone jammers"),
+    (QUESTIONS[1][0], "According to Stoltenberg, NATO is sending fuel, medical supplies and "
+     "drone jammers.", True, "drone jammers"),
+    (QUESTIONS[2][0], "Stoltenberg said China is not an adversary, but that Beijing's actions "
+     "challenge NATO's security.", True, "not an adversary"),
+    (QUESTIONS[2][0], "He welcomed recent discussions between China and the Allies, saying "
+     "dialogue is important.", True, "dialogue is important"),
+    (QUESTIONS[3][0], "The NATO foreign ministers are meeting in Brussels.", True,
+     "Brussels over"),
+    (QUESTIONS[3][0], "The 2022 foreign ministers meeting was to take place in Bucharest, "
+     "Romania.", True, "Bucharest, Romania"),
+    (QUESTIONS[0][0], "Stoltenberg said Ukraine has recaptured 50 percent of the territory "
+     "that Russia had seized.", True, "50 percent"),
+    (QUESTIONS[0][0], "NATO will reduce its support for Ukraine.", False, ""),
+    (QUESTIONS[0][0], "Stoltenberg said NATO will not stand with Ukraine for as long as it "
+     "takes.", False, ""),
+    (QUESTIONS[0][0], "Stoltenberg said Ukraine has recaptured 70 percent of the territory "
+     "that Russia had seized.", False, ""),
+    (QUESTIONS[0][0], "NATO personnel have trained Ukrainian forces inside Ukraine.", False, ""),
+    (QUESTIONS[1][0], "NATO has been delivering fighter jets and tanks to Ukraine.", False, ""),
+    (QUESTIONS[1][0], "NATO has been delivering fuel, medical supplies and fighter jets to "
+     "Ukraine.", False, ""),
+    (QUESTIONS[2][0], "Stoltenberg said China is an adversary of NATO.", False, ""),
+    (QUESTIONS[2][0], "Stoltenberg said dialogue with China is not important.", False, ""),
+    (QUESTIONS[3][0], "The NATO foreign ministers are meeting in Warsaw.", False, ""),
+    (QUESTIONS[3][0], "The 2022 foreign ministers meeting was to take place in Brussels, "
+     "Belgium, in March.", False, ""),
+]  # fmt: skip
 EVIDENCE = re.compile(r'<evidence id="(\d+)"[^>]*>\n(.*?)\n</evidence>', re.S)
 
 
@@ -84,9 +130,50 @@ def cold_verify(
     return answerer.verifier.verify(reply, ev, texts, [])
 
 
+def quality(base: Assistant, answerer: LLMAnswerer) -> None:
+    """Print how many true sentences are kept and false ones pass, by marker form."""
+    kept: dict[str, list[int]] = {"right": [], "wrong": [], "none": []}
+    passed: dict[str, list[int]] = {"right": [], "wrong": [], "none": []}
+    lost: list[str] = []
+    for question, sentence, true, phrase in LABELLED:
+        hits = base.retrieve(question)
+        texts = base.store.doc_texts([h.chunk.doc_id for h in hits])
+        ev = build_evidence(hits, texts, answerer.evidence_budget(question), answerer.count_tokens)
+        right = next((e.n for e in ev if phrase and phrase in e.text), None)
+        if true and right is None:
+            lost.append(f"no passage retrieved for {phrase!r}")
+            continue
+        other = next((e.n for e in ev if e.n != right), right)
+        forms = {"right": right or ev[0].n, "wrong": other, "none": None}
+        for form, n in forms.items():
+            reply = sentence[:-1] + (f" [{n}]." if n is not None else ".")
+            verified = answerer.verifier.verify(reply, ev, texts, []).verification or {}
+            ok = int(verified.get("verified", 0) == 1)
+            (kept if true else passed)[form].append(ok)
+            if true and not ok:
+                lost.append(f"true, {form} marker, not kept: {sentence}")
+            if not true and ok:
+                lost.append(f"FALSE, {form} marker, passed: {sentence}")
+    trues = sum(t for *_, t, _ in LABELLED)
+    print(f"\nverification on {trues} true and {len(LABELLED) - trues} false sentences:")
+    print(f"{'marker':8} {'true kept':>10} {'false passed':>13}")
+    for form in kept:
+        k, p = kept[form], passed[form]
+        print(
+            f"{form:8} {sum(k):>4}/{len(k):<3} {sum(k) / max(len(k), 1):4.0%} {sum(p):>6}/{len(p)}"
+        )
+    all_k = [x for v in kept.values() for x in v]
+    all_p = [x for v in passed.values() for x in v]
+    print(f"{'all':8} {sum(all_k):>4}/{len(all_k):<3} {sum(all_k) / max(len(all_k), 1):4.0%} "
+          f"{sum(all_p):>6}/{len(all_p)}")  # fmt: skip
+    for line in lost:
+        print("  " + line)
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--runs", type=int, default=7)
+    ap.add_argument("--quality-only", action="store_true", help="skip the timings")
     args = ap.parse_args()
     tmp = Path(tempfile.mkdtemp(prefix="bench-llm-"))
     try:
@@ -98,6 +185,9 @@ def main() -> None:
             llm = base.with_settings(llm="openai", llm_base_url=f"{fake.url}/v1", llm_retries=0)
             assert llm.llm is not None
             answerer = llm.llm
+            quality(base, answerer)
+            if args.quality_only:
+                return
             rows = []
             verified = 0
             for q, _ in QUESTIONS:

@@ -49,6 +49,15 @@ MIN_SEMANTIC = 0.55  # ...nor below this similarity, however well the other sign
 MAX_SPAN_SENTENCES = 3  # a quote longer than this would support almost anything
 MIN_PART = 0.2  # share of a sentence's terms each passage must give to a joint claim...
 MIN_COMBINED_LEXICAL = 0.6  # ...and the share the passages must give together
+# Every term of the sentence is in the span: a long span's embedding is diluted by what the
+# sentence leaves out, so similarity may sit lower (word order and polarity are checked apart).
+FULL_LEXICAL, MIN_SEMANTIC_FULL = 0.9, 0.45
+# A negation flips a sentence with the same words: a negated sentence must restate its span.
+MIN_NEGATED_LEXICAL = 0.7
+# Share of a sentence's (idf-weighted) terms found nowhere in what the model was shown of the
+# document: above it, the sentence adds something the document does not say ("fuel and
+# fighter jets" where the passage lists fuel only).
+MAX_UNSTATED = 0.2
 
 # "[1]", "[1, 2]", "[1-3]", and the "[Evidence 2]" / "[id=3]" some models write instead
 _ONE_MARKER = (
@@ -434,8 +443,10 @@ class Verifier:
             text = (texts or {}).get((option.doc_id, a, b), "")
             if claim and text and negated != (_negations(_closest_sentence(claim, text)) > 0):
                 continue
+            if negated and lex < MIN_NEGATED_LEXICAL:
+                continue
             sem = _similarity(span, q, lex)
-            if sem < MIN_SEMANTIC:
+            if sem < (MIN_SEMANTIC_FULL if lex >= FULL_LEXICAL else MIN_SEMANTIC):
                 continue
             score = (lex + sem) / 2
             # a longer span must earn its extra sentences to replace a shorter one
@@ -517,12 +528,15 @@ def _candidates(claim: str, ev: Evidence) -> list[tuple[int, int]]:
 
 
 def _states_only(plan: _Plan, docs: list[tuple[set[str], set[str], set[str]]]) -> bool:
-    """Every name and figure of the claim appears in what the model was shown of ``docs``."""
+    """Every name and figure of the claim, and all but a sliver of its other terms, appear
+    in what the model was shown of ``docs``."""
     words_ = set().union(*(d[0] for d in docs))
     stems = set().union(*(d[1] for d in docs))
     numbers = set().union(*(d[2] for d in docs))
     names_ok = all(e in words_ or stem(e) in stems for e in plan.names)
-    return names_ok and plan.numbers <= numbers
+    total = sum(plan.weights.values())
+    unstated = sum(w for t, w in plan.weights.items() if t not in stems and t not in words_)
+    return names_ok and plan.numbers <= numbers and unstated <= MAX_UNSTATED * total
 
 
 def _similarity(vec: np.ndarray | None, q: np.ndarray | None, fallback: float) -> float:
