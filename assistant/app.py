@@ -53,6 +53,7 @@ from assistant.metrics import Metrics
 from assistant.search.recency import parse_iso
 from assistant.search.retrieval import Retriever
 from assistant.settings import Settings
+from assistant.text import neutralise_markers
 from assistant.types import (
     Answer,
     Filters,
@@ -574,4 +575,9 @@ def _os_reason(exc: OSError) -> str:
     return exc.strerror or type(exc).__name__
 
 
-__all__ = ["NO_ANSWER", "Assistant"]
+# What front ends need of the core beside Assistant: checking a URL field as they parse a
+# request (so the reply that repeats it can be encoded), and writing a document's title
+# where a "[7]" in it would read as a citation marker.
+validate_url = validate.url
+
+__all__ = ["NO_ANSWER", "Assistant", "neutralise_markers", "validate_url"]

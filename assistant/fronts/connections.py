@@ -16,7 +16,7 @@ from typing import Any
 import h11
 from uvicorn.protocols.http.h11_impl import H11Protocol
 
-from assistant.settings_groups import ServerSettings
+from assistant.settings import ServerSettings
 
 
 class HeaderTimeout(H11Protocol):

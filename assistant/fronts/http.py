@@ -30,14 +30,12 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.routing import Match
 from starlette.types import Scope
 
-from assistant import validate
-from assistant.app import Assistant
+from assistant.app import Assistant, neutralise_markers, validate_url
 from assistant.errors import AssistantError, ConfigError
 from assistant.fronts.guard import BodyPolicy, Credentials, Guard
 from assistant.fronts.limits import ConcurrencyLimit
 from assistant.fronts.observe import RequestObserver
 from assistant.fronts.origin import OriginCheck, allowed_hosts
-from assistant.text import neutralise_markers
 from assistant.types import Answer
 
 log = logging.getLogger(__name__)
@@ -91,7 +89,7 @@ class AskIn(BaseModel):
 
 
 # Refused as a whole request: a URL that cannot be encoded cannot be echoed in the reply either.
-UrlText = Annotated[str, AfterValidator(validate.url)]
+UrlText = Annotated[str, AfterValidator(validate_url)]
 
 
 class UrlsIn(BaseModel):
