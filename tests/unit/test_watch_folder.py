@@ -41,9 +41,9 @@ def reads(monkeypatch: pytest.MonkeyPatch) -> list[str]:
         opened.append(path.name)
         return real_hash(path)
 
-    def reading(path: Path, root: Path):  # type: ignore[no-untyped-def]
+    def reading(path: Path, root: Path, untrusted: bool = False):  # type: ignore[no-untyped-def]
         opened.append(path.name)
-        return real_read(path, root)
+        return real_read(path, root, untrusted)
 
     monkeypatch.setattr(ingestion, "file_fingerprint", hashing)
     monkeypatch.setattr(ingestion, "read_file_report", reading)
