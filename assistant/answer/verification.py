@@ -32,6 +32,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
+from itertools import pairwise
 
 import numpy as np
 from rapidfuzz import fuzz
@@ -55,9 +56,14 @@ FULL_LEXICAL, MIN_SEMANTIC_FULL = 0.9, 0.45
 # A negation flips a sentence with the same words: a negated sentence must restate its span.
 MIN_NEGATED_LEXICAL = 0.7
 # Share of a sentence's (idf-weighted) terms found nowhere in what the model was shown of the
-# document: above it, the sentence adds something the document does not say ("fuel and
-# fighter jets" where the passage lists fuel only).
-MAX_UNSTATED = 0.2
+# document: above it, the sentence says something the document does not. A paraphrase swaps
+# single words ("urged ... to ratify" for "called on ... to complete the ratification"); two
+# neighbouring terms the document lacks name a thing it never mentions ("fuel and fighter
+# jets" where the passage lists fuel only), whatever their share.
+MAX_UNSTATED = 1 / 3
+# A passage the model did not cite must support a sentence more clearly than one it did: a
+# sentence joining two facts is otherwise re-cited to the passage holding one of them.
+RECITE_MARGIN = 0.1
 
 # "[1]", "[1, 2]", "[1-3]", and the "[Evidence 2]" / "[id=3]" some models write instead
 _ONE_MARKER = (
@@ -133,6 +139,7 @@ class _Plan:
     weights: dict[str, float]
     names: list[str]
     numbers: set[str] = field(default_factory=set)
+    order: list[str] = field(default_factory=list)  # the claim's terms as written
     options: list[_Option] = field(default_factory=list)
 
 
@@ -359,8 +366,10 @@ class Verifier:
         trials = [(checks[i][0], [n]) for i in todo for n in ids]
         results = self._supports(trials, by_id, doc_texts)
         recited = 0
+        bar = self.settings.llm.verify_threshold + RECITE_MARGIN
         for j, i in enumerate(todo):
-            options = [f[0] for f in results[j * len(ids) : (j + 1) * len(ids)] if f]
+            found = results[j * len(ids) : (j + 1) * len(ids)]
+            options = [f[0] for f in found if f and f[0][1].score >= bar]
             if options:
                 supports[i] = [max(options, key=lambda o: o[1].score)]
                 recited += 1
@@ -385,6 +394,7 @@ class Verifier:
         for claim, valid in checks:
             plan = _Plan(self._weights(claim.text), question_entities(claim.text))
             plan.numbers = _numbers(claim.text)
+            plan.order = terms(claim.text)
             floor = MIN_PART if len(valid) > 1 else MIN_LEXICAL
             for n in valid:
                 ev = by_id[n]
@@ -534,9 +544,13 @@ def _states_only(plan: _Plan, docs: list[tuple[set[str], set[str], set[str]]]) -
     stems = set().union(*(d[1] for d in docs))
     numbers = set().union(*(d[2] for d in docs))
     names_ok = all(e in words_ or stem(e) in stems for e in plan.names)
+    missing = {t for t in plan.weights if t not in stems and t not in words_}
     total = sum(plan.weights.values())
-    unstated = sum(w for t, w in plan.weights.items() if t not in stems and t not in words_)
-    return names_ok and plan.numbers <= numbers and unstated <= MAX_UNSTATED * total
+    unstated = sum(plan.weights[t] for t in missing)
+    neighbours = any(a in missing and b in missing for a, b in pairwise(plan.order))
+    return (
+        names_ok and plan.numbers <= numbers and unstated <= MAX_UNSTATED * total and not neighbours
+    )
 
 
 def _similarity(vec: np.ndarray | None, q: np.ndarray | None, fallback: float) -> float:

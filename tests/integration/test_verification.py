@@ -1,6 +1,7 @@
 """Claim-by-claim verification on the sample articles with the real embedder: paraphrases
-are accepted, near-misses (the wrong passage, a figure or a name the passage does not give)
-refused, and a sentence joining two passages needs both. Claim splitting and renumbering
+are accepted, a sentence citing the wrong passage is re-cited to the one that says it,
+near-misses (a figure or a name no passage gives) refused, and a sentence joining two
+passages needs both. Claim splitting and renumbering
 are tests/unit/test_verification.py."""
 
 from __future__ import annotations
@@ -37,9 +38,6 @@ def evidence(sample_assistant: Assistant) -> tuple[list[Evidence], dict[str, str
             True,
         ),
         ("No NATO personnel have worked inside Ukraine.", "no NATO personnel", True),
-        # the right topic, the wrong passage
-        ("NATO has been delivering fuel, medical supplies and drone jammers.", "50 percent", False),
-        ("NATO will continue to stand with Ukraine for as long as it takes.", "Türkiye", False),
         # a figure or a name the passage does not give
         ("Kyiv has recaptured 70 percent of the territory Russia had seized.", "50 percent", False),
         (
@@ -73,6 +71,35 @@ def test_claims_are_checked_against_the_cited_passage(
         # the quote is whole sentences of the stored text
         spans = sentence_spans(texts[c.doc_id])
         assert c.start in {a for a, _ in spans} and c.end in {b for _, b in spans}
+
+
+@pytest.mark.parametrize(
+    ("claim", "cited", "says_it"),
+    [
+        ("NATO has been delivering fuel, medical supplies and drone jammers.", "50 percent",
+         "drone jammers"),
+        ("NATO will continue to stand with Ukraine for as long as it takes.", "Türkiye",
+         "as long as it takes"),
+    ],
+)  # fmt: skip
+@pytest.mark.parametrize("marker", ["wrong", "none"])
+def test_a_sentence_citing_the_wrong_passage_or_none_is_re_cited(
+    sample_assistant: Assistant,
+    evidence: tuple[list[Evidence], dict[str, str]],
+    claim: str,
+    cited: str,
+    says_it: str,
+    marker: str,
+) -> None:
+    evs, texts = evidence
+    verifier = Verifier(
+        sample_assistant.settings, sample_assistant._embed_texts, sample_assistant.retriever.idf
+    )
+    reply = f"{claim} [{evidence_id(evs, cited)}]" if marker == "wrong" else claim
+    draft = verifier.verify(reply, evs, texts, REFUSALS)
+    assert draft.verification is not None and draft.verification["recited"] == 1
+    (c,) = draft.citations
+    assert says_it in c.quote and texts[c.doc_id][c.start : c.end] == c.quote
 
 
 @pytest.mark.parametrize(
