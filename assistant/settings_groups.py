@@ -330,8 +330,8 @@ class ServerSettings(_Group):
         30.0,
         gt=0,
         le=3600,
-        description="Seconds a client has to send a request's body (plus one per MB sent); "
-        "slower ones get 408.",
+        description="Seconds a client has to send a request's headers, and its body (plus "
+        "one per MB sent); slower ones are cut off (a body that is late gets 408).",
     )
     max_requests_per_client: int = Field(
         8,

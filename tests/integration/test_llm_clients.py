@@ -20,6 +20,7 @@ from assistant.answer.llm import LLMUnavailable
 from assistant.app import Assistant
 from assistant.settings import Settings
 from assistant.types import Answer
+from tests.support import llm_scripts
 from tests.support.contract import assert_contract
 from tests.support.fake_llm import FakeLLM, Running, Seen
 from tests.support.llm_scripts import PLEDGE_2022, PLEDGE_2023, REFUSAL, blocks, cite, well_cited
@@ -106,6 +107,52 @@ def test_completions_endpoint_gets_one_plain_prompt(
     (seen,) = fake.requests
     assert seen.path == "/v1/completions" and seen.stream is stream
     assert REFUSAL in seen.body["prompt"] and NATO_QUESTION in seen.body["prompt"]
+
+
+# --- models' habits, through the real client (issue 23) ------------------------------------
+@pytest.mark.parametrize(
+    "habit",
+    [
+        llm_scripts.wrong_marker,
+        llm_scripts.missing_marker,
+        llm_scripts.labelled,
+        llm_scripts.thinking,
+    ],
+    ids=lambda f: f.__name__,
+)
+def test_a_good_answer_in_a_models_own_form_keeps_both_pledges(
+    llm: Callable[..., Assistant], fake: FakeLLM, habit: Callable[[Seen], str]
+) -> None:
+    fake.responder = habit
+    d = llm().ask(NATO_QUESTION).to_dict()
+    assert d["verification"]["verified"] == 2, d["notices"]
+    assert {c["source"] for c in d["citations"]} == {DOC_2023, DOC_2022}
+    for leftover in ("<think>", "**", "Answer:"):
+        assert leftover not in d["answer"]
+
+
+def test_a_negated_sentence_is_dropped_through_the_real_client(
+    llm: Callable[..., Assistant], fake: FakeLLM
+) -> None:
+    fake.responder = llm_scripts.negated
+    d = llm().ask(NATO_QUESTION).to_dict()
+    assert "will not continue" not in d["answer"] and d["verification"]["dropped"] == 1
+
+
+@pytest.mark.parametrize(
+    "habit", [llm_scripts.refusal_echo, llm_scripts.empty], ids=lambda f: f.__name__
+)
+def test_a_refusal_echo_or_an_empty_reply_gives_the_offline_answer(
+    llm: Callable[..., Assistant],
+    fake: FakeLLM,
+    sample_assistant: Assistant,
+    habit: Callable[[Seen], str],
+) -> None:
+    fake.responder = habit
+    d = llm().ask(NATO_QUESTION).to_dict()
+    offline = sample_assistant.ask(NATO_QUESTION)
+    assert offline.answered and d["answered"] and d["answer"] == offline.answer
+    assert any("the model found no answer" in n for n in d["notices"])
 
 
 # --- a server that fails --------------------------------------------------------------------

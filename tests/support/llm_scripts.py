@@ -59,3 +59,34 @@ def gullible(answer: Callable[[Seen], str]) -> Callable[[Seen], str]:
 def well_cited(seen: Seen) -> str:
     """Two sentences, each citing the passage that says it (the 2023 and the 2022 pledge)."""
     return WELL_CITED.format(a=cite(seen, PLEDGE_2023), b=cite(seen, PLEDGE_2022))
+
+
+# --- how capable models write (issue 23): each a reply to the NATO question ----------------
+def wrong_marker(seen: Seen) -> str:
+    """The 2022 pledge cited to the 2023 passage."""
+    a = cite(seen, PLEDGE_2023)
+    return WELL_CITED.format(a=a, b=a)
+
+
+def missing_marker(seen: Seen) -> str:
+    return WELL_CITED.format(a=cite(seen, PLEDGE_2023), b="").replace(" []", "")
+
+
+def labelled(seen: Seen) -> str:
+    return "**Answer:** " + well_cited(seen).replace("long-term support", "**long-term** support")
+
+
+def thinking(seen: Seen) -> str:
+    return "<think>The user wants the pledge. Passage 1 has it.</think>\n" + well_cited(seen)
+
+
+def negated(seen: Seen) -> str:
+    return well_cited(seen).replace("He said NATO will continue", "He said NATO will not continue")
+
+
+def refusal_echo(seen: Seen) -> str:
+    return REFUSAL
+
+
+def empty(seen: Seen) -> str:
+    return ""
