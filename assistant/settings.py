@@ -106,13 +106,26 @@ def nest(data: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
-def _toml_path() -> Path:
+def config_file() -> Path:
+    """The config file settings are read from (it need not exist)."""
     return Path(os.environ.get("ASSISTANT_CONFIG", "assistant.toml"))
+
+
+_toml_path = config_file
 
 
 class _Toml(TomlConfigSettingsSource):
     """The TOML file, flat or grouped, refusing secrets: files get committed and shared, and a
     key left in one would otherwise be used silently."""
+
+    def __init__(self, settings_cls: type[BaseSettings], toml_file: Path) -> None:
+        import tomllib
+
+        try:
+            super().__init__(settings_cls, toml_file=toml_file)
+        except tomllib.TOMLDecodeError as exc:
+            # tomllib says where, not in which file: a user may not know one is read at all
+            raise ValueError(f"{toml_file}: not valid TOML: {exc}") from None
 
     def __call__(self) -> dict[str, Any]:
         data = nest(super().__call__())

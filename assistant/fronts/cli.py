@@ -5,6 +5,7 @@ Commands parse flags and format output; the work is done by ``Assistant``.
 
 from __future__ import annotations
 
+import errno
 import json
 import sys
 from pathlib import Path
@@ -167,6 +168,7 @@ def ask(
             answer = a.ask(question or "", filters=filters, top_k=top_k, as_of=day)
         if as_json:
             typer.echo(json.dumps(answer.to_dict(), ensure_ascii=False))
+            _remember(a, answer)  # `assistant open N` opens this answer's sources, not older ones
         else:
             _print_answer(a, answer, plain)
         return
@@ -361,6 +363,7 @@ def serve(
             err=True,
             fg=typer.colors.YELLOW,
         )
+    _check_port(s.server.host, s.server.port)
     base = f"http://{s.server.host}:{s.server.port}"
     typer.echo(f"Web UI {base}/  JSON API {base}/api/ask  OpenAI API {base}/v1")
     if s.live.watch_in_serve:
@@ -386,6 +389,30 @@ def serve(
         proxy_headers=bool(proxies),
         forwarded_allow_ips=proxies or None,
     )
+
+
+def _check_port(host: str, port: int) -> None:
+    """Fail plainly when the port is taken, before a banner promises a server there."""
+    import socket
+
+    try:
+        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+    except OSError as exc:
+        _fail(f"cannot listen on {host}: {exc.strerror or exc}", 2)
+    family, kind, _, _, address = infos[0]
+    with socket.socket(family, kind) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as uvicorn binds
+        try:
+            probe.bind(address)
+        except OSError as exc:
+            if exc.errno in (errno.EADDRINUSE, errno.EACCES):
+                why = "already in use" if exc.errno == errno.EADDRINUSE else "not allowed"
+                _fail(
+                    f"port {port} on {host} is {why}: stop the other server, or pick another "
+                    "port with --port (or the port setting)",
+                    2,
+                )
+            _fail(f"cannot listen on {host}:{port}: {exc.strerror or exc}", 2)
 
 
 @app.command("mcp")
@@ -609,10 +636,21 @@ def db_upgrade() -> None:
 
 @app.command("settings")
 def show_settings(index: IndexOpt = None) -> None:
-    """Print the effective settings (secrets masked)."""
+    """Print the effective settings as a config file: save it as assistant.toml and edit.
+    Secrets are never printed (they are read from the environment only)."""
+    from assistant.settings import SECRET_FIELDS, env_name
+
     a = _assistant(index_dir=index)
     for key, value in a.settings.public_dict().items():
-        typer.echo(f"{key} = {json.dumps(value)}")
+        if key in SECRET_FIELDS:
+            state = "set" if value is not None else "not set"
+            typer.echo(f"# {key}: from the environment only ({env_name(key)}, {state})")
+        elif value is None:
+            typer.echo(f"# {key} = (not set)")  # TOML has no null
+        elif key == "database_url" and ":***@" in str(value):
+            typer.echo(f"# {key} = {json.dumps(value)}  (password masked: set {env_name(key)})")
+        else:
+            typer.echo(f"{key} = {json.dumps(value)}")
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -11,8 +11,32 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
+from typer.core import TyperArgument, TyperOption
 
 import assistant  # noqa: F401  (sets the offline switches before any library loads)
+
+
+def _help_type(self: Any, ctx: Any) -> str | None:
+    """What the help's type column shows: nothing for a flag, click's plain words otherwise.
+    typer 0.29 prints its own annotations there ("--json <bool>", "<list[Path]>"), which
+    read as noise to a reporter; this keeps the column to what a value looks like."""
+    if getattr(self, "is_flag", False) or getattr(self, "count", False):
+        return None
+    if getattr(self, "metavar", None) is not None:
+        return str(self.metavar)
+    shown = str(self.display_type(ctx) or "").strip("<>")
+    many = shown.startswith("list[") or getattr(self, "nargs", 1) != 1
+    shown = shown.removeprefix("list[").removesuffix("]")
+    word = {"str": "TEXT", "path": "PATH", "file": "FILE", "float": "NUMBER"}.get(shown)
+    if word is None:
+        word = "INTEGER" if shown.startswith("int") else shown.upper() if shown else "VALUE"
+        if "|" in shown:
+            word = f"[{shown}]"
+    return word + ("..." if many else "")
+
+
+TyperOption.display_type_rich = _help_type  # type: ignore[method-assign]
+TyperArgument.display_type_rich = _help_type  # type: ignore[method-assign]
 
 app = typer.Typer(
     add_completion=False,
@@ -62,8 +86,23 @@ def _fail(message: str, code: int = 1) -> None:
     raise typer.Exit(code)
 
 
+def _print_version(value: bool) -> None:
+    if value:
+        from importlib.metadata import version
+
+        typer.echo(f"newsroom-assistant {version('newsroom-assistant')}")
+        raise typer.Exit()
+
+
 @app.callback()
-def _setup() -> None:
+def _setup(
+    version: Annotated[
+        bool,
+        typer.Option(
+            "--version", callback=_print_version, is_eager=True, help="Print the version."
+        ),
+    ] = False,
+) -> None:
     """Ask questions about your documents; every answer cites its sources."""
     # Logging with secret redaction for every command; a bad setting is reported by the
     # command itself, so it is only skipped here.
@@ -88,7 +127,11 @@ def _errors() -> Iterator[None]:
     try:
         yield
     except ValidationError as exc:
-        _fail("invalid settings:\n" + _validation_text(exc), 2)
+        from assistant.settings import config_file
+
+        where = config_file()
+        origin = f" (from {where}, ASSISTANT_* variables or flags)" if where.is_file() else ""
+        _fail(f"invalid settings{origin}:\n" + _validation_text(exc), 2)
     except AssistantError as exc:
         # 2: what was typed is unusable (a date, an empty question); 1: it could not be done.
         usage = isinstance(exc, InvalidRequest) and not isinstance(exc, DatasetError)

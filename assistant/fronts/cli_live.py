@@ -8,7 +8,7 @@ from typing import Annotated, Any
 
 import typer
 
-from assistant.fronts.cli_base import IndexOpt, TopKOpt, _assistant, _errors, app
+from assistant.fronts.cli_base import IndexOpt, _assistant, _errors, app
 
 
 @app.command()
@@ -22,7 +22,6 @@ def watch(
         typer.Option("--once", help="Poll every feed and scan every folder once, then exit."),
     ] = False,
     index: IndexOpt = None,
-    top_k: TopKOpt = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print each round as JSON.")] = False,
 ) -> None:
     """Follow the news: poll the feeds (`assistant feeds add`) on their intervals and ingest
@@ -30,7 +29,7 @@ def watch(
     documents of deleted ones."""
     import threading
 
-    a = _assistant(index_dir=index, top_k=top_k)
+    a = _assistant(index_dir=index)
 
     def show(report: Any) -> None:
         typer.echo(json.dumps(report.to_dict()) if as_json else report.summary())

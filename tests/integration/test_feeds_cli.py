@@ -63,7 +63,7 @@ def test_feeds_add_list_watch_remove(env: Path, site: Site) -> None:
     cli("feeds", "add", broken, "--index", str(env))
     assert "never polled" in cli("feeds", "list", "--index", str(env))
 
-    out = cli("watch", "--once", "--index", str(env), "--top-k", "3")
+    out = cli("watch", "--once", "--index", str(env))
     assert "feed Local news: 2 new, 0 updated, 0 unchanged" in out
     assert f"  added “{items[0].title}” — {site.url(items[0].path())}" in out
     assert f"feed {broken}: error: HTTP 500 (nope)" in out

@@ -89,7 +89,7 @@ def test_settings_shows_effective_values_with_env_and_toml(
     assert r.exit_code == 0, r.output
     assert "top_k = 7" in r.stdout  # env beats the file
     assert "chunk_size = 180" in r.stdout  # the file beats the default
-    assert 'api_token = "***"' in r.stdout
+    assert "# api_token: from the environment only (ASSISTANT_API_TOKEN, set)" in r.stdout
     assert "s3cret-token" not in r.stdout
 
 
