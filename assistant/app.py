@@ -567,6 +567,8 @@ def _doc_record(doc_id: str, meta: dict[str, Any]) -> dict[str, Any]:
         "chunks": int(meta.get("chunks", 0)),
         # what an upload said its address was: shown as a claim, never used as the link
         **({"claimed_url": meta["claimed_url"]} if meta.get("claimed_url") else {}),
+        # how a text file that was not UTF-8 was read
+        **({"encoding": meta["encoding"]} if meta.get("encoding") else {}),
     }
 
 

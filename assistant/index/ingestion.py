@@ -106,6 +106,7 @@ def doc_record(src: Source, **extra: Any) -> dict[str, Any]:
         "authors": ", ".join(src.authors),
         "date_inferred": bool(src.extra.get("date_inferred")),
         **({"claimed_url": src.extra["claimed_url"]} if src.extra.get("claimed_url") else {}),
+        **({"encoding": src.extra["encoding"]} if src.extra.get("encoding") else {}),
         **extra,
     }
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 import errno
 import hashlib
 import json
+import logging
 import os
 import re
 from collections.abc import Iterator
@@ -21,6 +22,8 @@ from typing import Any
 from assistant.index.cleaning import clean_text, html_to_text, title_from_text
 from assistant.index.dates import date_from_url, find_date_in_text, normalise_date
 from assistant.types import Source, http_url
+
+log = logging.getLogger(__name__)
 
 SUPPORTED_SUFFIXES: frozenset[str] = frozenset(
     {".txt", ".md", ".markdown", ".html", ".htm", ".pdf", ".docx", ".json", ".jsonl"}
@@ -182,8 +185,9 @@ def read_file_report(
         return _read_dump(_json_records(data), relpath, untrusted)
     problems: list[str] = []
     meta: dict[str, Any] = {}
+    decoded: dict[str, Any] = {}
     if suffix in (".txt", ".md", ".markdown"):
-        raw, meta = _split_front_matter(_decode_text(data))
+        raw, meta = _split_front_matter(_decode_text(data, decoded))
     elif suffix in (".html", ".htm"):
         raw, meta = _read_html(data)
     elif suffix == ".pdf":
@@ -195,7 +199,7 @@ def read_file_report(
     if not text:
         raise ReadError("no text after cleaning")
     meta["published"], dating = _dating(meta, text)
-    extra = {"file": relpath, "format": suffix.lstrip("."), **dating}
+    extra = {"file": relpath, "format": suffix.lstrip("."), **dating, **decoded}
     return [_make_source(relpath, text, meta, extra, untrusted)], problems
 
 
@@ -310,7 +314,10 @@ def _make_source(
 
 
 # plain text and markdown
-def _decode_text(data: bytes) -> str:
+def _decode_text(data: bytes, extra: dict[str, Any] | None = None) -> str:
+    """The text of a plain-text file: UTF-8 (or UTF-16 with its mark); otherwise the encoding
+    charset-normalizer finds (newsroom archives are full of Windows-1252), written into
+    ``extra["encoding"]`` so the document says how it was read."""
     if data.startswith((b"\xff\xfe", b"\xfe\xff")):  # UTF-16 as Windows Notepad saves it
         try:
             return data.decode("utf-16")
@@ -321,14 +328,41 @@ def _decode_text(data: bytes) -> str:
     try:
         text = data.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
-        raise ReadError(
-            f"not valid UTF-8 text (binary?): byte 0x{data[exc.start]:02x} at offset {exc.start}"
-        ) from exc
+        encoding = _legacy_encoding(data)
+        if encoding is None:
+            raise ReadError(
+                f"not valid UTF-8 text, and no other encoding fits (binary?): byte "
+                f"0x{data[exc.start]:02x} at offset {exc.start}"
+            ) from exc
+        text = data.decode(encoding)
+        if extra is not None:
+            extra["encoding"] = encoding
+        log.info("read as %s (not UTF-8)", encoding)
     sample = text[:4096]
     control = sum(1 for ch in sample if ord(ch) < 32 and ch not in "\n\r\t\f")
     if control > len(sample) * 0.05:
         raise ReadError("binary file, not text (mostly control characters)")
     return text
+
+
+# One byte a character, the encodings of legacy newsroom systems; multi-byte guesses on a
+# file that is not UTF-8 turn binary into plausible CJK text.
+_LEGACY = ["cp1252", "iso8859_15", "cp1250", "cp1251", "cp1257", "iso8859_2", "mac_roman"]
+
+
+def _legacy_encoding(data: bytes) -> str | None:
+    """The encoding of a text file that is not UTF-8: Windows-1252 when every byte is one of
+    its characters (what "Latin-1" files nearly always are, in English and Western European
+    news), else charset-normalizer's choice among the one-byte encodings."""
+    try:
+        data.decode("cp1252")
+        return "cp1252"
+    except UnicodeDecodeError:
+        pass
+    from charset_normalizer import from_bytes
+
+    best = from_bytes(data[:1_000_000], cp_isolation=_LEGACY).best()
+    return best.encoding if best is not None else None
 
 
 _FRONT_MATTER = re.compile(r"\A---[ \t]*\n(.*?)\n---[ \t]*(?:\n|\Z)", re.DOTALL)

@@ -60,7 +60,6 @@ def build_hostile_corpus(corpus: Path) -> tuple[dict[str, str], set[str]]:
         "blank.md": (b" \n\n\t \n", "empty file"),
         "binary.txt": (b"\x89PNG\r\n\x1a\n" + os.urandom(4000), "binary file"),
         "nul.md": (b"Title\n\x00\x00\x00binary", "binary file"),
-        "latin1.txt": ("Café crème brûlée à la carte".encode("latin-1"), "not valid UTF-8"),
         "truncated.pdf": (make_pdf([["Half a page."]])[:200], "truncated or damaged PDF"),
         "encrypted.pdf": (_encrypted_pdf(), "encrypted PDF"),
         "fake.docx": (os.urandom(2000), "not a valid .docx"),
@@ -76,6 +75,8 @@ def build_hostile_corpus(corpus: Path) -> tuple[dict[str, str], set[str]]:
         (corpus / name).write_text(text, encoding="utf-8")
     for name, (data, _) in bad.items():
         (corpus / name).write_bytes(data)
+    # Not UTF-8 but Latin-1 / Windows-1252, as old newsroom systems write: read (issue 22).
+    (corpus / "latin1.txt").write_bytes("Café crème brûlée à la carte".encode("latin-1"))
     # A JSON Lines dump with one good record, one nested too deeply, one not an object.
     dump = [json.dumps({"id": "ok-1", "title": "Kelso market rents", "text": article(6)[1]}),
             "[" * 100_000 + "]" * 100_000, "42"]  # fmt: skip
@@ -102,7 +103,7 @@ def build_hostile_corpus(corpus: Path) -> tuple[dict[str, str], set[str]]:
         "linked.txt": "symbolic link to outside the folder (not followed)",
         "dump.jsonl": "record 2: JSON nested too deeply",
     }
-    return expected, set(good)
+    return expected, {*good, "latin1.txt"}
 
 
 def test_every_bad_file_is_reported_every_good_one_indexed_once(tmp_path: Path) -> None:
