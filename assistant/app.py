@@ -17,6 +17,7 @@ conversations are kept here; an LLM's unverified draft leaves only when a caller
 
 from __future__ import annotations
 
+import logging
 import os
 import threading
 import time
@@ -278,12 +279,11 @@ class Assistant(LiveNews):
         try:
             for piece in self._stream(question, session, filters, top_k, as_of, history, drafts):
                 if isinstance(piece, Answer):
+                    seconds = time.perf_counter() - started
                     self.metrics.observe_answer(
-                        piece.answered,
-                        piece.timings_ms,
-                        time.perf_counter() - started,
-                        piece.verification,
+                        piece.answered, piece.timings_ms, seconds, piece.verification
                     )
+                    _log_question(piece, seconds)
                 yield piece
         except AssistantError as exc:
             self.metrics.observe_error(exc.code)
@@ -555,6 +555,27 @@ class Assistant(LiveNews):
     @property
     def uses_llm(self) -> bool:
         return self.prompts is not None
+
+
+questions_log = logging.getLogger("assistant.questions")
+
+
+def _log_question(answer: Answer, seconds: float) -> None:
+    """One line per question for the server log: its outcome and where the time went, never
+    its words (a reporter's question is their business); the request id ties it to the
+    access line."""
+    from assistant.logs import request_id
+
+    parts = ", ".join(f"{k} {v:.0f} ms" for k, v in answer.timings_ms.items())
+    rid = request_id.get()
+    questions_log.info(
+        "question %s in %.0f ms (%s; %d sources)%s",
+        "answered" if answer.answered else "refused",
+        seconds * 1000,
+        parts or "no timings",
+        len({c.doc_id for c in answer.citations}),
+        f" [request {rid}]" if rid else "",
+    )
 
 
 def _doc_record(doc_id: str, meta: dict[str, Any]) -> dict[str, Any]:

@@ -221,23 +221,53 @@ def configure_logging(level: str = "WARNING", settings: Any = None, log_format: 
             h.setFormatter(formatter(log_format))
 
 
+# What a browser fetches to draw the page: hundreds of lines a session that say nothing.
+_ASSET_PREFIXES = ("/assets/", "/static/", "/gradio_api/file=", "/file=", "/theme.css",
+                   "/favicon", "/manifest.json", "/svelte/", "/custom_component/")  # fmt: skip
+_ASSET_SUFFIXES = (".js", ".css", ".woff", ".woff2", ".ttf", ".svg", ".png", ".ico", ".map")
+
+
+class QuietAssets(logging.Filter):
+    """Access lines of static files that were served (2xx, 304) only at DEBUG; errors and
+    everything else stay at INFO."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        args = record.args
+        if not isinstance(args, tuple) or len(args) < 5:
+            return True
+        method, path, status = args[1], str(args[2]), args[4]
+        if method not in ("GET", "HEAD") or not (
+            path.startswith(_ASSET_PREFIXES) or path.split("?", 1)[0].endswith(_ASSET_SUFFIXES)
+        ):
+            return True
+        served = isinstance(status, int) and (200 <= status < 300 or status == 304)
+        return not served or logging.getLogger(record.name).isEnabledFor(logging.DEBUG)
+
+
 def uvicorn_log_config(log_format: str) -> dict[str, Any]:
     """uvicorn's logging configuration: its own for text, or JSON lines (its access lines
-    then carry the request id)."""
+    then carry the request id); static files' access lines below INFO either way."""
+    quiet = {"assets": {"()": "assistant.logs.QuietAssets"}}
     if log_format != "json":
+        import copy
+
         from uvicorn.config import LOGGING_CONFIG
 
-        return LOGGING_CONFIG
+        config = copy.deepcopy(LOGGING_CONFIG)
+        config["filters"] = quiet
+        config["handlers"]["access"]["filters"] = ["assets"]
+        return config
     handler = {"class": "logging.StreamHandler", "formatter": "json", "stream": "ext://sys.stderr"}
     return {
         "version": 1,
         "disable_existing_loggers": False,
+        "filters": quiet,
         "formatters": {"json": {"()": "assistant.logs.JsonFormatter"}},
-        "handlers": {"default": handler},
+        "handlers": {"default": handler, "access": {**handler, "filters": ["assets"]}},
         "loggers": {
             "uvicorn": {"handlers": ["default"], "level": "INFO", "propagate": False},
             "uvicorn.error": {"level": "INFO"},
-            "uvicorn.access": {"handlers": ["default"], "level": "INFO", "propagate": False},
+            "uvicorn.access": {"handlers": ["access"], "level": "INFO", "propagate": False},
         },
     }
 

@@ -366,6 +366,9 @@ def serve(
     _check_port(s.server.host, s.server.port)
     base = f"http://{s.server.host}:{s.server.port}"
     typer.echo(f"Web UI {base}/  JSON API {base}/api/ask  OpenAI API {base}/v1")
+    from assistant.logs import show_info
+
+    show_info("assistant.questions", log_format=s.server.log_format)  # one line a question
     if s.live.watch_in_serve:
         from assistant.logs import show_info
 
