@@ -18,6 +18,24 @@ _MONTHS = {
     "jan": 1, "feb": 2, "mar": 3, "apr": 4, "jun": 6, "jul": 7, "aug": 8,
     "sep": 9, "sept": 9, "oct": 10, "nov": 11, "dec": 12,
 }  # fmt: skip
+# German, French, Spanish, Italian, Dutch and Portuguese months: datelines and metadata of
+# European outlets. Only ever read beside a day and a year, where none is an ordinary word.
+_EU_MONTHS = {
+    "januar": 1, "jänner": 1, "februar": 2, "märz": 3, "maerz": 3, "mai": 5, "juni": 6,
+    "juli": 7, "oktober": 10, "dezember": 12,
+    "janvier": 1, "février": 2, "fevrier": 2, "mars": 3, "avril": 4, "juin": 6,
+    "juillet": 7, "août": 8, "aout": 8, "septembre": 9, "octobre": 10, "novembre": 11,
+    "décembre": 12, "decembre": 12,
+    "enero": 1, "febrero": 2, "marzo": 3, "abril": 4, "mayo": 5, "junio": 6, "julio": 7,
+    "agosto": 8, "septiembre": 9, "setiembre": 9, "octubre": 10, "noviembre": 11,
+    "diciembre": 12,
+    "gennaio": 1, "febbraio": 2, "aprile": 4, "maggio": 5, "giugno": 6, "luglio": 7,
+    "settembre": 9, "ottobre": 10, "dicembre": 12,
+    "januari": 1, "februari": 2, "maart": 3, "mei": 5, "augustus": 8,
+    "janeiro": 1, "fevereiro": 2, "março": 3, "maio": 5, "junho": 6, "julho": 7,
+    "setembro": 9, "outubro": 10, "novembro": 11, "dezembro": 12,
+}  # fmt: skip
+_ALL_MONTHS = {**_EU_MONTHS, **_MONTHS}
 _WEEKDAYS = {
     "monday": 0, "tuesday": 1, "wednesday": 2, "thursday": 3, "friday": 4, "saturday": 5,
     "sunday": 6, "mon": 0, "tue": 1, "tues": 1, "wed": 2, "thu": 3, "thur": 3, "thurs": 3,
@@ -35,7 +53,15 @@ _YEAR = r"(?:19|20)\d\d"
 _MDY = rf"\b(?P<m1>{_MONTH_ALT})\.?\s+(?P<d1>\d{{1,2}}){_ORD},?\s+(?P<y1>{_YEAR})\b"
 _DMY = rf"\b(?P<d2>\d{{1,2}}){_ORD}\s+(?:of\s+)?(?P<m2>{_MONTH_ALT})\.?,?\s+(?P<y2>{_YEAR})\b"
 _ISO = r"\b(?P<y3>(?:19|20)\d\d)[-/](?P<m3>[01]?\d)[-/](?P<d3>[0-3]?\d)\b"
-_EXPLICIT_RE = re.compile(f"{_MDY}|{_DMY}|{_ISO}")
+_EU_ALT = "|".join(sorted(_EU_MONTHS, key=len, reverse=True))
+# "20. Februar 2024", "3 mars 2024", "5 de febrero de 2024", "1er juillet 2023"; and the
+# dotted day-first numbers of German-speaking countries, "1.3.2024".
+_EU = (
+    rf"(?i:\b(?P<d4>\d{{1,2}})(?:\.|er|º|°)?\s+(?:de\s+)?(?P<m4>{_EU_ALT})\.?\s+"
+    rf"(?:de\s+|del\s+)?(?P<y4>{_YEAR})\b)"
+    rf"|\b(?P<d5>[0-3]?\d)\.(?P<m5>[01]?\d)\.(?P<y5>{_YEAR})\b"
+)
+_EXPLICIT_RE = re.compile(f"{_MDY}|{_DMY}|{_ISO}|{_EU}")
 
 # A day and month without a year (a following year makes it an explicit date instead).
 _DAY_MONTH = (
@@ -86,13 +112,21 @@ def _numeric(first: int, second: int, year: int) -> date | None:
 
 
 _D = r"(?P<d>\d{1,2})"
-_MN = r"(?P<mn>[a-z]+)"
+_MN = r"(?P<mn>[^\W\d_]+)"
 _NORMALISE_PATTERNS: list[tuple[re.Pattern[str], str]] = [
     (re.compile(rf"^(?P<y>{_YEAR})[-/.](?P<m>\d{{1,2}})[-/.]{_D}(?:$|[T\s_])"), "ymd"),
     (re.compile(rf"^(?P<y>{_YEAR})(?P<m>[01]\d)(?P<d>[0-3]\d)(?:$|T)"), "ymd"),
+    # dots are the day-first countries' way: 01.03.2024 is the first of March
+    (re.compile(rf"^{_D}\.(?P<m>\d{{1,2}})\.(?P<y>{_YEAR})\b"), "dmy-numeric"),
     (re.compile(rf"^(?P<a>\d{{1,2}})[/.-](?P<b>\d{{1,2}})[/.-](?P<y>{_YEAR})\b"), "ab"),
     (re.compile(rf"(?i)\b{_MN}\.?\s+{_D}{_ORD},?\s+(?P<y>{_YEAR})\b"), "mdy"),
-    (re.compile(rf"(?i)\b{_D}{_ORD}[\s-]+(?:of\s+)?{_MN}\.?,?[\s-]+(?P<y>{_YEAR})\b"), "dmy"),
+    (
+        re.compile(
+            rf"(?i)\b{_D}(?:{_ORD}|\.|er)[\s-]+(?:of\s+|de\s+)?{_MN}\.?,?[\s-]+"
+            rf"(?:de\s+)?(?P<y>{_YEAR})\b"
+        ),
+        "dmy",
+    ),  # fmt: skip
 ]
 
 
@@ -116,9 +150,11 @@ def normalise_date(value: str) -> str | None:
         year = int(match["y"])
         if kind == "ymd":
             return _iso(_make(year, int(match["m"]), int(match["d"])))
+        if kind == "dmy-numeric":
+            return _iso(_make(year, int(match["m"]), int(match["d"])))
         if kind == "ab":
             return _iso(_numeric(int(match["a"]), int(match["b"]), year))
-        month = _MONTHS.get(match["mn"].lower())
+        month = _ALL_MONTHS.get(match["mn"].lower())
         if month is not None:
             return _iso(_make(year, month, int(match["d"])))
     return None
@@ -138,6 +174,10 @@ def _explicit(text: str, today: date) -> str | None:
             found = _make(int(match["y1"]), _MONTHS[match["m1"].lower()], int(match["d1"]))
         elif match["y2"]:
             found = _make(int(match["y2"]), _MONTHS[match["m2"].lower()], int(match["d2"]))
+        elif match["y4"]:
+            found = _make(int(match["y4"]), _EU_MONTHS[match["m4"].lower()], int(match["d4"]))
+        elif match["y5"]:
+            found = _make(int(match["y5"]), int(match["m5"]), int(match["d5"]))
         else:
             found = _make(int(match["y3"]), int(match["m3"]), int(match["d3"]))
         # A date after today is a deadline or a schedule, not when the piece was published.

@@ -120,3 +120,29 @@ def test_date_from_url() -> None:
     assert date_from_url("https://example.com/2022/13/40/x") is None
     assert date_from_url("https://example.com/about") is None
     assert date_from_url("") is None
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("Berlin, 20. Februar 2024. Die Regierung hat beschlossen...", "2024-02-20"),
+        ("Paris, le 3 mars 2024 – Le gouvernement a annoncé...", "2024-03-03"),
+        ("Madrid, 5 de febrero de 2024. El Gobierno anunció...", "2024-02-05"),
+        ("Roma, 12 dicembre 2023 — Il governo ha annunciato...", "2023-12-12"),
+        ("Amsterdam, 7 maart 2024 - De regering heeft...", "2024-03-07"),
+        ("Wien, am 1.3.2024 gab das Ministerium bekannt...", "2024-03-01"),
+    ],
+)
+def test_dates_in_the_common_european_formats_are_read(text: str, expected: str) -> None:
+    # issue 22: a German date ("20. Februar 2024") was not read
+    assert find_date_in_text(text, today=date(2024, 6, 1)) == (expected, False)
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [("20. Februar 2024", "2024-02-20"), ("3 mars 2024", "2024-03-03"),
+     ("5 de febrero de 2024", "2024-02-05"), ("1er juillet 2023", "2023-07-01"),
+     ("01.03.2024", "2024-03-01")],
+)  # fmt: skip
+def test_european_dates_in_metadata_are_normalised(value: str, expected: str) -> None:
+    assert normalise_date(value) == expected
