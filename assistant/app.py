@@ -50,6 +50,7 @@ from assistant.index import uploads
 from assistant.index.embedding import embed_function, embedder_dim, make_embedder
 from assistant.index.ingestion import ProgressFactory, ingest, ingest_sources
 from assistant.index.store import Store
+from assistant.language import foreign_language
 from assistant.metrics import Metrics
 from assistant.search.recency import parse_iso
 from assistant.search.retrieval import Retriever
@@ -359,6 +360,28 @@ class Assistant(LiveNews):
         stream: bool,
     ) -> Iterator[str | Answer]:
         s = self.settings
+        language = foreign_language(question)
+        if language is not None:
+            # Searching English documents with another language's words finds their names
+            # and figures only, and the refusal would name them as if they were the point.
+            text = (
+                f"{NO_ANSWER} The question seems to be in {language}: this assistant reads "
+                "English questions and documents only, so it cannot search for it reliably. "
+                "Please ask in English."
+            )
+            yield text
+            yield Answer(
+                question=question,
+                standalone_question=question,
+                answered=False,
+                answer=text,
+                citations=[],
+                retrieved=[],
+                timings_ms={},
+                notices=[f"question not in English ({language})"],
+                session_id=chat.id if chat is not None and chat.persist is not False else None,
+            )
+            return
         notices: list[str] = []
         timings: dict[str, float] = {}
         t0 = time.perf_counter()

@@ -220,6 +220,9 @@ class IngestReport:
     urls_not_modified: int = 0
     # What came in: ("added" or "updated", title, source) of each document written.
     arrived: list[tuple[str, str, str]] = field(default_factory=list)
+    # (source, language) of documents read that are not in English: indexed, but the
+    # assistant reads English, so the user is told.
+    not_english: list[tuple[str, str]] = field(default_factory=list)
     # Resolved path of each file read or found unchanged -> its documents now in the index
     # (uploads report per file from it). Server paths: never part of to_dict().
     docs_by_file: dict[str, int] = field(default_factory=dict, repr=False)
@@ -228,6 +231,7 @@ class IngestReport:
         d = {k: v for k, v in self.__dict__.items() if k != "docs_by_file"}
         d["skipped"] = [{"path": p, "reason": r} for p, r in self.skipped]
         d["arrived"] = [{"status": s, "title": t, "source": src} for s, t, src in self.arrived]
+        d["not_english"] = [{"source": s, "language": lang} for s, lang in self.not_english]
         return d
 
     def merge(self, other: IngestReport) -> IngestReport:
@@ -258,6 +262,10 @@ class IngestReport:
             f"time: {self.seconds:.1f} s",
         ]
         lines += _arrival_lines(self.arrived, arrivals)
+        if self.not_english:
+            named = ", ".join(f"{printable(s)} ({lang})" for s, lang in self.not_english[:10])
+            more = f" and {len(self.not_english) - 10} more" if len(self.not_english) > 10 else ""
+            lines.append(f"not in English (the assistant reads English): {named}{more}")
         lines += [f"skipped {printable(p)}: {printable(r)}" for p, r in self.skipped]
         return "\n".join(lines)
 

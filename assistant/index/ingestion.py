@@ -35,6 +35,7 @@ from assistant.index.readers import (
 )
 from assistant.index.store import Store, date_int
 from assistant.index.workers import Embedding
+from assistant.language import foreign_language
 from assistant.settings import Settings
 from assistant.types import IngestReport, Source
 
@@ -268,6 +269,7 @@ def ingest_sources(
                 report.docs_unchanged += 1
                 continue
             work.append(WorkItem(src.doc_id, "upsert", src, record, is_update=old is not None))
+        _note_language(report, [item.source for item in work if item.source is not None])
         total = _enqueue(store, make_splitter(settings), work, report)
         _work(store, embedder, settings, report, progress, None, total)
     report.seconds = time.perf_counter() - t0
@@ -400,6 +402,7 @@ def _plan_files(files: list[_File], store: Store, report: IngestReport) -> list[
             continue
         report.files_read += 1
         report.skipped += [(f.rel, p) for p in problems]
+        _note_language(report, sources)
         report.docs_by_file[f.key] = len(sources)
         read.append((f, fp, sources))
     store.update_records(restat)
@@ -426,6 +429,13 @@ def _plan_files(files: list[_File], store: Store, report: IngestReport) -> list[
                 continue
             items.append(WorkItem(src.doc_id, "upsert", src, record, is_update=old is not None))
     return items
+
+
+def _note_language(report: IngestReport, sources: list[Source]) -> None:
+    for src in sources:
+        language = foreign_language(src.text)
+        if language is not None:
+            report.not_english.append((src.source, language))
 
 
 def _same_stat(record: dict[str, Any], stat: str) -> bool:

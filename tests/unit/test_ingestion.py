@@ -74,14 +74,13 @@ def test_bad_files_are_reported_and_skipped_rest_indexed(tmp_path: Path, corpus_
     assert set(reasons) == {
         "empty.txt",
         "binary.txt",
-        "latin1.txt",
         "broken.json",
         "broken.pdf",
         "notes.xyz",
     }
     assert all(reason.strip() for reason in reasons.values())
     assert "unsupported" in reasons["notes.xyz"]
-    assert report.docs_added == 3  # the two articles and ok.md
+    assert report.docs_added == 4  # the two articles, ok.md and latin1.txt (read as cp1252)
     assert "skipped binary.txt" in report.summary()
 
 
