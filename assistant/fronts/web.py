@@ -29,6 +29,7 @@ from assistant.errors import AssistantError
 from assistant.fronts.document_page import DOCUMENT_PATH, add_document_route
 from assistant.fronts.gradio_files import UploadedFilesOnly
 from assistant.fronts.limits import client_address
+from assistant.fronts.page_meta import PageMeta
 from assistant.types import Answer, Citation, Turn, answer_phrases, split_phrases
 
 log = logging.getLogger(__name__)
@@ -393,10 +394,20 @@ def _md(text: str) -> str:
     return _MD_SPECIAL.sub(r"\\\1", html.escape(text, quote=False))
 
 
+FAVICON = Path(__file__).with_name("static") / "favicon.svg"
+TITLE = "Newsroom assistant"
+DESCRIPTION = "Ask your newsroom's documents: every sentence of the answer quotes its source."
+FOOTER = (
+    '<footer id="footer">Newsroom assistant · every answer quotes its sources · '
+    '<a href="api/openapi.json" target="_blank" rel="noopener">JSON API</a> · '
+    "OpenAI-compatible API at <code>/v1</code></footer>"
+)
+
+
 def build(assistant: Assistant) -> gr.Blocks:
     ui = WebUI(assistant)
     settings = assistant.settings
-    with gr.Blocks(title="Newsroom assistant", fill_width=True) as demo:
+    with gr.Blocks(title=TITLE, fill_width=True) as demo:
         gr.Markdown(
             "## Newsroom assistant\nAnswers quote the documents; click a marker such as [1] "
             "to see the passage in its source."
@@ -474,6 +485,7 @@ def build(assistant: Assistant) -> gr.Blocks:
                 follow = gr.Button("Follow", scale=1, elem_id="follow")
                 poll = gr.Button("Poll now", scale=1, elem_id="poll")
             feeds_status = gr.Markdown(elem_id="feeds-status")
+        gr.HTML(FOOTER, js_on_load=None)
 
         outputs = [chatbot, sources, notice, session, textbox]
         textbox.submit(ui.respond, [textbox, session], outputs, api_name="respond")
@@ -544,7 +556,8 @@ def mount(app: FastAPI, assistant: Assistant) -> FastAPI:
         head=HEAD,
         ssr_mode=False,
         max_file_size=int(s.index.max_file_mb * 1024 * 1024),
-        footer_links=["api", "settings"],
+        footer_links=[],  # Gradio's "Use via API · Settings": ours is in the page
+        favicon_path=str(FAVICON),
         show_error=True,
     )
     # Gradio's own check that input files were uploaded runs only for launched Blocks; a
@@ -552,4 +565,5 @@ def mount(app: FastAPI, assistant: Assistant) -> FastAPI:
     # line; this makes Gradio's check the second.
     demo.has_launched = True
     app.add_middleware(UploadedFilesOnly, blocks=demo)
+    app.add_middleware(PageMeta, title=TITLE, description=DESCRIPTION)
     return app
