@@ -253,7 +253,9 @@ class WebUI:
         in."""
         question = (message or "").strip()
         if not question:
-            raise gr.Error("Type a question first.")
+            # gr.Error would mark every output of the event with a red pill
+            yield gr.skip(), gr.skip(), notice_update(None, "Type a question first."), session, ""
+            return
         # The tab keeps the id; the conversation itself stays in the server's memory.
         session = session if isinstance(session, str) else self.assistant.new_session(keep=False)
         turns = self.assistant.conversation(session)

@@ -94,8 +94,11 @@ def test_unanswerable_question_shows_a_notice(server: LiveServer) -> None:
 
 
 def test_empty_question_is_refused(server: LiveServer) -> None:
-    with pytest.raises(Exception, match="Type a question first"):
-        client(server).predict("   ", api_name="/respond")
+    # A warning in the notice, not gr.Error: that put red "Error" pills over the chat, the
+    # question box and the Sources panel at once (issue 22).
+    chat, _, notice, _ = respond(client(server), "   ")
+    assert "Type a question first" in str(notice)
+    assert chat == {"__type__": "update"}  # the conversation is left as it was
 
 
 def test_documents_and_upload(server: LiveServer, tmp_path: Path) -> None:
