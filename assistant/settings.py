@@ -111,9 +111,6 @@ def config_file() -> Path:
     return Path(os.environ.get("ASSISTANT_CONFIG", "assistant.toml"))
 
 
-_toml_path = config_file
-
-
 class _Toml(TomlConfigSettingsSource):
     """The TOML file, flat or grouped, refusing secrets: files get committed and shared, and a
     key left in one would otherwise be used silently."""
@@ -220,7 +217,7 @@ class Settings(BaseSettings):
         return (
             _NestedInit(settings_cls, init_settings),
             _Env(settings_cls),
-            _Toml(settings_cls, toml_file=_toml_path()),
+            _Toml(settings_cls, toml_file=config_file()),
         )
 
     def replace(self, **overrides: Any) -> Settings:

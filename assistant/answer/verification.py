@@ -172,11 +172,7 @@ def _with_leads(checks: list[tuple[Claim, list[int]]]) -> list[tuple[Claim, list
     return out
 
 
-def _leads_in(
-    claim: Claim,
-    rest: list[tuple[Claim, list[int]]],
-    supports: list[list[tuple[int, Support]]],
-) -> bool:
+def _leads_in(claim: Claim, rest: list[tuple[Claim, list[int]]]) -> bool:
     """A line ending in a colon right above list items: it says nothing on its own, so it
     is kept when an item under it is (and not checked as a claim)."""
     return _is_lead(claim) and bool(rest) and rest[0][0].sep != " "
@@ -315,7 +311,7 @@ class Verifier:
         citations: list[Citation] = []
         for i, ((claim, valid), found) in enumerate(zip(checks, supports, strict=True)):
             counts["markers_removed"] += len(set(valid) - {n for n, _ in found})
-            if not found and _leads_in(claim, checks[i + 1 :], supports[i + 1 :]):
+            if not found and _leads_in(claim, checks[i + 1 :]):
                 kept.append(_Kept(Claim(claim.text, [], _strongest([*seps, claim.sep])), lead=True))
                 seps = []
                 continue
@@ -392,9 +388,10 @@ class Verifier:
         plans: list[_Plan] = []
         spans: dict[tuple[str, int, int], str] = {}
         for claim, valid in checks:
-            plan = _Plan(self._weights(claim.text), question_entities(claim.text))
+            order = terms(claim.text)
+            plan = _Plan(self._weights(order), question_entities(claim.text))
             plan.numbers = _numbers(claim.text)
-            plan.order = terms(claim.text)
+            plan.order = order
             floor = MIN_PART if len(valid) > 1 else MIN_LEXICAL
             for n in valid:
                 ev = by_id[n]
@@ -504,8 +501,8 @@ class Verifier:
             return []
         return [(o.n, Support(score, a, b)) for o, a, b, _t in parts]
 
-    def _weights(self, text: str) -> dict[str, float]:
-        ts = set(terms(text))
+    def _weights(self, claim_terms: list[str]) -> dict[str, float]:
+        ts = set(claim_terms)
         known = {t: self.idf(t) for t in ts}
         seen = [v for v in known.values() if v is not None]
         typical = sum(seen) / len(seen) if seen else 1.0

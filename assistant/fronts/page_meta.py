@@ -53,8 +53,10 @@ class PageMeta:
                 return
             data = b"".join(body)
             headers = list(start.get("headers", []))
-            kind = dict(headers).get(b"content-type", b"")
-            if kind.startswith(b"text/html") and not dict(headers).get(b"content-encoding"):
+            named = dict(headers)
+            if named.get(b"content-type", b"").startswith(b"text/html") and not named.get(
+                b"content-encoding"
+            ):
                 data = rewrite(data.decode("utf-8"), self.title, self.description).encode()
                 headers = [(k, v) for k, v in headers if k != b"content-length"]
                 headers.append((b"content-length", str(len(data)).encode()))

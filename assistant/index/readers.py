@@ -328,13 +328,13 @@ def _decode_text(data: bytes, extra: dict[str, Any] | None = None) -> str:
     try:
         text = data.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
-        encoding = _legacy_encoding(data)
-        if encoding is None:
+        legacy = _legacy_decode(data)
+        if legacy is None:
             raise ReadError(
                 f"not valid UTF-8 text, and no other encoding fits (binary?): byte "
                 f"0x{data[exc.start]:02x} at offset {exc.start}"
             ) from exc
-        text = data.decode(encoding)
+        encoding, text = legacy
         if extra is not None:
             extra["encoding"] = encoding
         log.info("read as %s (not UTF-8)", encoding)
@@ -350,19 +350,18 @@ def _decode_text(data: bytes, extra: dict[str, Any] | None = None) -> str:
 _LEGACY = ["cp1252", "iso8859_15", "cp1250", "cp1251", "cp1257", "iso8859_2", "mac_roman"]
 
 
-def _legacy_encoding(data: bytes) -> str | None:
-    """The encoding of a text file that is not UTF-8: Windows-1252 when every byte is one of
-    its characters (what "Latin-1" files nearly always are, in English and Western European
+def _legacy_decode(data: bytes) -> tuple[str, str] | None:
+    """(encoding, text) of a text file that is not UTF-8: Windows-1252 when every byte is one
+    of its characters (what "Latin-1" files nearly always are, in English and Western European
     news), else charset-normalizer's choice among the one-byte encodings."""
     try:
-        data.decode("cp1252")
-        return "cp1252"
+        return "cp1252", data.decode("cp1252")
     except UnicodeDecodeError:
         pass
     from charset_normalizer import from_bytes
 
     best = from_bytes(data[:1_000_000], cp_isolation=_LEGACY).best()
-    return best.encoding if best is not None else None
+    return (best.encoding, data.decode(best.encoding)) if best is not None else None
 
 
 _FRONT_MATTER = re.compile(r"\A---[ \t]*\n(.*?)\n---[ \t]*(?:\n|\Z)", re.DOTALL)
@@ -463,9 +462,11 @@ def _read_pdf(data: bytes) -> tuple[str, dict[str, Any]]:
         if reader.is_encrypted and not reader.decrypt(""):
             raise ReadError("encrypted PDF")
         pages = []
+        chars = 0
         for page in reader.pages:  # one page at a time: a flate bomb stops at the limit
             pages.append(page.extract_text() or "")
-            _check_text_length(sum(map(len, pages)))
+            chars += len(pages[-1])
+            _check_text_length(chars)
         info = reader.metadata
         pdf_title = info.title if info is not None else None
     except ReadError:
@@ -526,7 +527,9 @@ def _read_docx(path: Path) -> tuple[str, dict[str, Any]]:
     except Exception as exc:  # python-docx surfaces lxml and package errors unwrapped
         raise ReadError(f"damaged .docx file: {exc}") from exc
     blocks: list[str] = []
+    chars = 0
     for item in document.iter_inner_content():
+        before = len(blocks)
         if isinstance(item, Table):
             for row in item.rows:
                 cells = [cell.text.strip() for cell in row.cells if cell.text.strip()]
@@ -534,7 +537,8 @@ def _read_docx(path: Path) -> tuple[str, dict[str, Any]]:
                     blocks.append(" | ".join(dict.fromkeys(cells)))
         elif item.text.strip():
             blocks.append(item.text)
-        _check_text_length(sum(map(len, blocks)))
+        chars += sum(map(len, blocks[before:]))
+        _check_text_length(chars)
     props = document.core_properties
     meta: dict[str, Any] = {}
     if props.title and props.title.strip():
